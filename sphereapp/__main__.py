@@ -1,0 +1,3 @@
+from sphereapp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Inference core: decode, detect, align, embed, match, annotate, encode. Never imports Qt."""

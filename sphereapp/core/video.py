@@ -1,0 +1,348 @@
+"""Video I/O with PyAV: frame-by-frame decoding (rotation applied), atomic H.264 encoding with audio."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from sphereapp.core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+_FASTSTART_SUFFIXES = {".mp4", ".m4v", ".mov"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds; width and height are as displayed (after rotation)."""
+
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None
+    duration: float | None
+    rotation: int
+    has_audio: bool
+    codec: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: running index, presentation time in seconds, RGB uint8 (H, W, 3) image."""
+
+    index: int
+    time: float
+    image: np.ndarray
+
+
+def rotate_image(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn an image `rotation` degrees counter-clockwise (multiple of 90, FFmpeg display-matrix sense)."""
+    quarter_turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, quarter_turns)) if quarter_turns else image
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    """Open a media file for reading, turning every failure into a one-line InputError."""
+    if not path.exists():
+        raise InputError(f"cannot read video '{path}': file not found")
+    if not path.is_file():
+        raise InputError(f"cannot read video '{path}': not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"cannot read video '{path}': the file is empty (0 bytes)")
+    try:
+        return av.open(str(path))
+    except av.error.PermissionError:
+        raise InputError(f"cannot read video '{path}': permission denied") from None
+    except (av.error.FFmpegError, UnicodeDecodeError):
+        raise InputError(f"cannot read video '{path}': not a video file or unreadable") from None
+
+
+class VideoReader:
+    """Decodes a video one frame at a time (threaded decoder), yielding RGB frames with rotation applied.
+
+    The file is opened and its first frame decoded on construction, so `.info` is available at once.
+    Single pass: iterate once. Packets the decoder rejects are skipped and counted in `.skipped_packets`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.skipped_packets = 0
+        self._frames_read = 0
+        self._container = _open_input(self.path)
+        try:
+            if not self._container.streams.video:
+                kind = "an audio-only file" if self._container.streams.audio else "no video stream"
+                raise InputError(f"cannot read video '{self.path}': {kind}, there is nothing to decode")
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+            self._decoded = self._decode()
+            self._first = next(self._decoded, None)
+            if self._first is None:
+                raise InputError(f"cannot read video '{self.path}': no decodable video frame")
+            self.info = self._read_info(self._first.rotation)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _read_info(self, rotation: int) -> VideoInfo:
+        """Container/stream facts; frame count and duration are the container's estimates."""
+        stream = self._stream
+        rate = stream.guessed_rate or stream.average_rate or stream.base_rate  # as ffmpeg (av_guess_frame_rate)
+        fps = float(rate) if rate else 0.0
+        if stream.duration and stream.time_base:
+            duration: float | None = float(stream.duration * stream.time_base)
+        elif self._container.duration:
+            duration = self._container.duration / av.time_base
+        else:
+            duration = None
+        frame_count = stream.frames or (round(duration * fps) if duration and fps else None)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if round(rotation / 90) % 2:
+            width, height = height, width
+        return VideoInfo(
+            width=width,
+            height=height,
+            fps=fps,
+            frame_count=frame_count,
+            duration=duration,
+            rotation=rotation,
+            has_audio=bool(self._container.streams.audio),
+            codec=stream.codec_context.name,
+        )
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Decoded frames in display order; a packet that fails to decode is counted and skipped."""
+        for packet in self._container.demux(self._stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as error:
+                self.skipped_packets += 1
+                log.debug("skipped a corrupt packet in %s: %s", self.path, error)
+                continue
+            yield from frames
+
+    def __iter__(self) -> Iterator[Frame]:
+        pending = [self._first] if self._first is not None else []
+        self._first = None
+        for av_frame in itertools.chain(pending, self._decoded):
+            image = rotate_image(av_frame.to_ndarray(format="rgb24"), self.info.rotation)
+            index, self._frames_read = self._frames_read, self._frames_read + 1
+            time = av_frame.time if av_frame.time is not None else index / (self.info.fps or 1.0)
+            yield Frame(index=index, time=float(time), image=image)
+
+    def close(self) -> None:
+        """Release the file."""
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Facts about a video file (decodes only its first frame); InputError if it cannot be read."""
+    with VideoReader(path) as reader:
+        return reader.info
+
+
+class _AudioTrack:
+    """The first audio stream of a file, copied packet by packet into an output container.
+
+    When the output container cannot hold that codec, the audio is decoded and re-encoded to AAC instead.
+    Packets are handed out in time order so the caller can interleave them with the video.
+    """
+
+    def __init__(self, source: av.container.InputContainer, output: av.container.OutputContainer) -> None:
+        self._source = source
+        in_stream = source.streams.audio[0]
+        if in_stream.codec_context.name in output.supported_codecs:
+            self._out_stream = output.add_stream_from_template(in_stream)
+            packets = self._copied(in_stream)
+        else:
+            codec = in_stream.codec_context.name
+            log.info("re-encoding %s audio to AAC: the output format cannot hold it", codec)
+            self._out_stream = output.add_stream(
+                "aac", rate=in_stream.codec_context.sample_rate, layout=in_stream.codec_context.layout.name
+            )
+            packets = self._reencoded(in_stream)
+        self._packets = packets
+        self._pending = next(self._packets, None)
+
+    def _copied(self, in_stream: av.audio.AudioStream) -> Iterator[av.Packet]:
+        for packet in self._source.demux(in_stream):
+            if packet.dts is not None:
+                packet.stream = self._out_stream
+                yield packet
+
+    def _reencoded(self, in_stream: av.audio.AudioStream) -> Iterator[av.Packet]:
+        for packet in self._source.demux(in_stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            for frame in frames:
+                yield from self._out_stream.encode(frame)
+        yield from self._out_stream.encode(None)
+
+    def mux_until(self, output: av.container.OutputContainer, seconds: float) -> None:
+        """Mux every pending packet that starts before `seconds`."""
+        while self._pending is not None and _packet_seconds(self._pending) < seconds:
+            output.mux(self._pending)
+            self._pending = next(self._packets, None)
+
+    def close(self) -> None:
+        self._source.close()
+
+
+def _packet_seconds(packet: av.Packet) -> float:
+    timestamp = packet.pts if packet.pts is not None else packet.dts
+    return float(timestamp * packet.time_base) if timestamp is not None and packet.time_base else 0.0
+
+
+class VideoWriter:
+    """Encodes RGB frames to H.264 (yuv420p, libx264) with the source's audio, written atomically.
+
+    Frames go to a hidden temp file beside the target (`.<stem>.<random>.tmp<suffix>`), which replaces the
+    target only on a successful `close()`; an exception inside `with` or `.abort()` deletes it and leaves any
+    existing target untouched. yuv420p needs even sizes, so an odd width or height is padded by one pixel
+    (the last column/row repeated): the file is then (width + width % 2) x (height + height % 2).
+    Audio is trimmed to the length of the written video.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: float | Fraction,
+        audio_from: str | Path | None = None,
+        crf: int = 20,
+        preset: str = "veryfast",
+    ) -> None:
+        if width <= 0 or height <= 0 or fps <= 0:
+            raise ValueError(f"width, height and fps must be positive, got {width}x{height} @ {fps}")
+        self.path = Path(path)
+        self.width, self.height = width, height
+        self._rate = Fraction(fps).limit_denominator(1001)
+        self._frames_written = 0
+        self._closed = False
+        self._temp_path = _create_temp_beside(self.path)
+        self._audio: _AudioTrack | None = None
+        try:
+            self._container = _open_output(self._temp_path, self.path)
+            self._stream = self._container.add_stream(
+                "libx264", rate=self._rate, options={"crf": str(crf), "preset": preset}
+            )
+            self._stream.width, self._stream.height = width + width % 2, height + height % 2
+            self._stream.pix_fmt = "yuv420p"
+            if audio_from is not None:
+                self._audio = self._open_audio(Path(audio_from))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open_audio(self, source_path: Path) -> _AudioTrack | None:
+        source = _open_input(source_path)
+        if not source.streams.audio:
+            source.close()
+            return None
+        try:
+            return _AudioTrack(source, self._container)
+        except BaseException:
+            source.close()
+            raise
+
+    def write(self, image: np.ndarray) -> None:
+        """Encode one RGB uint8 (height, width, 3) frame; any other shape or dtype is a ValueError."""
+        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+            raise ValueError(
+                f"frame must be uint8 ({self.height}, {self.width}, 3), got {image.dtype} {image.shape}"
+            )
+        padding = ((0, self.height % 2), (0, self.width % 2), (0, 0))
+        if self.height % 2 or self.width % 2:
+            image = np.pad(image, padding, mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame.pts = self._frames_written
+        frame.time_base = 1 / self._rate
+        self._container.mux(self._stream.encode(frame))
+        self._frames_written += 1
+        if self._audio is not None:
+            self._audio.mux_until(self._container, float(self._frames_written / self._rate))
+
+    def close(self) -> None:
+        """Flush the encoder, finish the file and move it onto the target path."""
+        if self._closed:
+            return
+        try:
+            self._container.mux(self._stream.encode(None))
+            if self._audio is not None:
+                self._audio.mux_until(self._container, float(self._frames_written / self._rate))
+                self._audio.close()
+            self._container.close()
+            os.replace(self._temp_path, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+
+    def abort(self) -> None:
+        """Stop writing, delete the temp file and leave the target untouched."""
+        if self._closed:
+            return
+        self._closed = True
+        for resource in (self._audio, getattr(self, "_container", None)):
+            if resource is not None:
+                try:
+                    resource.close()
+                except (av.error.FFmpegError, OSError, ValueError) as error:
+                    log.debug("ignored while aborting %s: %s", self.path, error)
+        self._temp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _create_temp_beside(target: Path) -> Path:
+    """Create an empty hidden temp file beside the target (same suffix, so the format is guessed alike)."""
+    folder = target.parent
+    if target.is_dir():
+        raise InputError(f"cannot write video '{target}': it is a folder")
+    if not folder.is_dir():
+        raise InputError(f"cannot write video '{target}': folder '{folder}' does not exist")
+    temp_path = folder / f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}"
+    try:
+        temp_path.open("xb").close()
+    except OSError as error:
+        reason = f"folder '{folder}' is not writable ({error.strerror})"
+        raise InputError(f"cannot write video '{target}': {reason}") from None
+    return temp_path
+
+
+def _open_output(temp_path: Path, target: Path) -> av.container.OutputContainer:
+    """Open the temp file for writing in the format the target's extension names (mp4: moov atom first)."""
+    options = {"movflags": "+faststart"} if target.suffix.lower() in _FASTSTART_SUFFIXES else {}
+    try:
+        return av.open(str(temp_path), "w", options=options)
+    except (av.error.FFmpegError, ValueError):
+        reason = f"unknown video format '{target.suffix}' (use .mp4)"
+        raise InputError(f"cannot write video '{target}': {reason}") from None

@@ -1,0 +1,349 @@
+"""core/video.py: decoding, rotation, corrupt packets, atomic H.264 writing with audio, one-line errors."""
+
+import itertools
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from sphereapp.core.errors import InputError
+from sphereapp.core.video import VideoReader, VideoWriter, probe, rotate_image
+
+WIDTH, HEIGHT, FPS, N_FRAMES = 64, 48, 25, 20
+SAMPLE_RATE = 44100
+
+
+def gradient(height: int, width: int, index: int) -> np.ndarray:
+    """A smooth RGB test image: red grows to the right, green downwards, blue with the frame index."""
+    image = np.empty((height, width, 3), np.uint8)
+    image[..., 0] = np.linspace(0, 255, width)[None, :]
+    image[..., 1] = np.linspace(0, 255, height)[:, None]
+    image[..., 2] = 10 * index
+    return image
+
+
+def make_video(
+    path: Path,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    n_frames: int = N_FRAMES,
+    audio_codec: str | None = "aac",
+    rotation: int = 0,
+    image_for=gradient,
+) -> Path:
+    """Write a tiny H.264 clip with PyAV, optionally with a 440 Hz mono sine track and a display rotation."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            video.set_display_rotation(rotation)
+        audio = container.add_stream(audio_codec, rate=SAMPLE_RATE, layout="mono") if audio_codec else None
+        for index in range(n_frames):
+            frame = av.VideoFrame.from_ndarray(image_for(height, width, index), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, FPS)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if audio is not None:
+            t = np.arange(SAMPLE_RATE * n_frames // FPS) / SAMPLE_RATE
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+            sound = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+            sound.sample_rate, sound.pts, sound.time_base = SAMPLE_RATE, 0, Fraction(1, SAMPLE_RATE)
+            container.mux(audio.encode(sound))
+            container.mux(audio.encode(None))
+    return path
+
+
+def copy_video(source: Path, target: Path, max_frames: int | None = None) -> None:
+    """Decode `source` and re-encode it to `target` with its audio, like the pipeline does."""
+    with VideoReader(source) as reader, VideoWriter(
+        target, reader.info.width, reader.info.height, reader.info.fps, audio_from=source
+    ) as writer:
+        for frame in itertools.islice(reader, max_frames):
+            writer.write(frame.image)
+
+
+def stream_seconds(path: Path, kind: str) -> float:
+    """Duration in seconds of the first `kind` ('video' / 'audio') stream as the container states it."""
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        return float(stream.duration * stream.time_base)
+
+
+def audio_codec_and_payloads(path: Path, count: int) -> tuple[str, list[bytes]]:
+    """Codec name and the bytes of the first `count` audio packets."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        packets = [bytes(p) for p in itertools.islice(container.demux(stream), count)]
+        return stream.codec_context.name, packets
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return make_video(tmp_path / "clip.mp4")
+
+
+def test_reader_reports_info_and_yields_rgb_frames_in_order(clip: Path) -> None:
+    with VideoReader(clip) as reader:
+        info = reader.info
+        frames = list(reader)
+    assert (info.width, info.height, info.rotation, info.codec) == (WIDTH, HEIGHT, 0, "h264")
+    assert info.fps == pytest.approx(FPS)
+    assert info.frame_count == N_FRAMES
+    assert info.duration == pytest.approx(N_FRAMES / FPS, abs=0.05)
+    assert info.has_audio
+    assert [f.index for f in frames] == list(range(N_FRAMES))
+    assert [f.time for f in frames] == pytest.approx([i / FPS for i in range(N_FRAMES)])
+    for frame in frames:
+        assert frame.image.shape == (HEIGHT, WIDTH, 3)
+        assert frame.image.dtype == np.uint8 and frame.image.flags.c_contiguous
+    assert reader.skipped_packets == 0
+    assert probe(clip) == info
+
+
+def test_round_trip_keeps_frames_fps_size_pixels_and_copies_audio(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    copy_video(clip, out)
+    with VideoReader(out) as reader:
+        info = reader.info
+        images = [f.image for f in reader]
+    assert (info.width, info.height) == (WIDTH, HEIGHT)
+    assert info.fps == pytest.approx(FPS)
+    assert len(images) == N_FRAMES and info.has_audio
+    errors = [np.abs(img.astype(int) - gradient(HEIGHT, WIDTH, i)).mean() for i, img in enumerate(images)]
+    assert max(errors) < 4.0
+    assert stream_seconds(out, "audio") == pytest.approx(stream_seconds(out, "video"), abs=0.05)
+    # Remuxed, not re-encoded: the AAC packets are byte-identical to the source's.
+    assert audio_codec_and_payloads(out, 10) == audio_codec_and_payloads(clip, 10)
+
+
+def test_writer_puts_moov_atom_before_media_data(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    copy_video(clip, out, max_frames=3)
+    data = out.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")
+
+
+def test_ntsc_frame_rate_stays_exact(tmp_path: Path) -> None:
+    out = tmp_path / "ntsc.mp4"
+    with VideoWriter(out, WIDTH, HEIGHT, 30000 / 1001) as writer:
+        for index in range(5):
+            writer.write(gradient(HEIGHT, WIDTH, index))
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].average_rate == Fraction(30000, 1001)
+
+
+def test_odd_size_is_padded_by_one_edge_pixel(tmp_path: Path) -> None:
+    out = tmp_path / "odd.mp4"
+    image = gradient(49, 65, 3)
+    with VideoWriter(out, 65, 49, FPS) as writer:
+        writer.write(image)
+        writer.write(image)
+    with VideoReader(out) as reader:
+        assert (reader.info.width, reader.info.height) == (66, 50)
+        decoded = next(iter(reader)).image.astype(int)
+    assert np.abs(decoded[:49, :65] - image).mean() < 4.0
+    assert np.abs(decoded[:49, 65] - image[:, 64]).mean() < 6.0
+    assert np.abs(decoded[49, :65] - image[48]).mean() < 6.0
+
+
+def test_writer_rejects_frames_of_the_wrong_size_or_type(tmp_path: Path) -> None:
+    with VideoWriter(tmp_path / "out.mp4", WIDTH, HEIGHT, FPS) as writer:
+        with pytest.raises(ValueError, match="frame must be"):
+            writer.write(np.zeros((WIDTH, HEIGHT, 3), np.uint8))
+        with pytest.raises(ValueError, match="frame must be"):
+            writer.write(np.zeros((HEIGHT, WIDTH, 3), np.float32))
+        writer.write(gradient(HEIGHT, WIDTH, 0))
+    assert probe(tmp_path / "out.mp4").frame_count == 1
+
+
+def corner_marker(height: int, width: int, index: int) -> np.ndarray:
+    """Black image with a white block in the stored top-left corner."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:12, :16] = 255
+    return image
+
+
+@pytest.mark.parametrize(
+    ("rotation", "corner"),
+    [(90, "bottom-left"), (-90, "top-right"), (180, "bottom-right")],
+)
+def test_display_rotation_is_applied(tmp_path: Path, rotation: int, corner: str) -> None:
+    path = make_video(
+        tmp_path / "rotated.mp4", n_frames=3, audio_codec=None, rotation=rotation, image_for=corner_marker
+    )
+    with VideoReader(path) as reader:
+        info = reader.info
+        image = next(iter(reader)).image
+    expected_size = (HEIGHT, WIDTH) if rotation % 180 else (WIDTH, HEIGHT)
+    assert (info.width, info.height) == expected_size
+    assert image.shape == (info.height, info.width, 3)
+    assert info.rotation % 360 == rotation % 360
+    corners = {
+        "top-left": image[:4, :4],
+        "top-right": image[:4, -4:],
+        "bottom-left": image[-4:, :4],
+        "bottom-right": image[-4:, -4:],
+    }
+    assert {name for name, patch in corners.items() if patch.mean() > 200} == {corner}
+
+
+def test_rotate_image_turns_counter_clockwise() -> None:
+    image = np.array([[1, 2, 3], [4, 5, 6]])
+    assert rotate_image(image, 90).tolist() == [[3, 6], [2, 5], [1, 4]]
+    assert rotate_image(image, -90).tolist() == [[4, 1], [5, 2], [6, 3]]
+    assert rotate_image(image, 180).tolist() == [[6, 5, 4], [3, 2, 1]]
+    assert rotate_image(image, 0) is image
+
+
+def test_corrupt_packets_are_skipped_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "noise.avi"  # MJPEG: every packet decodes on its own
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuvj420p"
+        for index in range(N_FRAMES):
+            frame = av.VideoFrame.from_ndarray(gradient(HEIGHT, WIDTH, index), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, FPS)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        spans = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(path.read_bytes())
+    for position, size in (spans[5], spans[12]):
+        garbage = np.random.default_rng(position).integers(0, 256, size, np.uint8)
+        data[position : position + size] = garbage.tobytes()
+    path.write_bytes(bytes(data))
+    with VideoReader(path) as reader:
+        frames = list(reader)
+    assert reader.skipped_packets == 2
+    assert len(frames) == N_FRAMES - 2
+    assert [f.index for f in frames] == list(range(N_FRAMES - 2))
+
+
+def test_abort_removes_temp_file_and_keeps_existing_target(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"previous result")
+    writer = VideoWriter(out, WIDTH, HEIGHT, FPS, audio_from=clip)
+    for index in range(5):
+        writer.write(gradient(HEIGHT, WIDTH, index))
+    assert len(list(tmp_path.iterdir())) == 3  # clip, target, temp file
+    writer.abort()
+    assert out.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4"]
+
+
+def test_exception_inside_with_leaves_no_file(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        with VideoWriter(tmp_path / "out.mp4", WIDTH, HEIGHT, FPS) as writer:
+            writer.write(gradient(HEIGHT, WIDTH, 0))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_successful_close_replaces_existing_target(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"previous result")
+    copy_video(clip, out, max_frames=4)
+    assert probe(out).frame_count == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4"]
+
+
+def test_audio_is_trimmed_to_the_written_video(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "half.mp4"
+    copy_video(clip, out, max_frames=N_FRAMES // 2)
+    assert stream_seconds(out, "audio") == pytest.approx(N_FRAMES / 2 / FPS, abs=0.05)
+
+
+def test_audio_the_container_cannot_hold_is_reencoded_to_aac(tmp_path: Path) -> None:
+    source = make_video(tmp_path / "mulaw.mov", audio_codec="pcm_mulaw")  # mp4 cannot hold mu-law
+    out = tmp_path / "out.mp4"
+    copy_video(source, out)
+    assert audio_codec_and_payloads(out, 0)[0] == "aac"
+    assert stream_seconds(out, "audio") == pytest.approx(N_FRAMES / FPS, abs=0.05)
+
+
+def test_source_without_audio_gives_video_only_output(tmp_path: Path) -> None:
+    source = make_video(tmp_path / "silent.mp4", audio_codec=None)
+    out = tmp_path / "out.mp4"
+    copy_video(source, out)
+    assert not probe(out).has_audio
+
+
+def make_text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.mp4"
+    path.write_text("these are notes, not a video\n" * 20)
+    return path
+
+
+def make_empty_file(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.mp4"
+    path.touch()
+    return path
+
+
+def make_audio_only_file(tmp_path: Path) -> Path:
+    path = tmp_path / "voice.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
+        silence = np.zeros((1, SAMPLE_RATE // 2), np.float32)
+        sound = av.AudioFrame.from_ndarray(silence, format="flt", layout="mono")
+        sound.sample_rate, sound.pts = SAMPLE_RATE, 0
+        container.mux(stream.encode(sound))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_path", "reason"),
+    [
+        (lambda tmp: tmp / "missing.mp4", "file not found"),
+        (make_empty_file, "empty"),
+        (make_text_file, "not a video file"),
+        (make_audio_only_file, "audio-only"),
+    ],
+)
+def test_unusable_inputs_raise_one_line_input_error(tmp_path: Path, make_path, reason: str) -> None:
+    path = make_path(tmp_path)
+    with pytest.raises(InputError, match=reason) as caught:
+        VideoReader(path)
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message
+
+
+def test_writer_reports_unusable_destinations(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        VideoWriter(tmp_path / "missing" / "out.mp4", WIDTH, HEIGHT, FPS)
+    with pytest.raises(InputError, match="unknown video format"):
+        VideoWriter(tmp_path / "out.notavideo", WIDTH, HEIGHT, FPS)
+    with pytest.raises(InputError, match="is a folder"):
+        VideoWriter(tmp_path, WIDTH, HEIGHT, FPS)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_reports_read_only_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running with rights that ignore folder permissions (root)")
+        with pytest.raises(InputError, match="not writable"):
+            VideoWriter(folder / "out.mp4", WIDTH, HEIGHT, FPS)
+    finally:
+        folder.chmod(0o700)
+
+
+@pytest.mark.data
+def test_real_video_decodes(shared_data: Path) -> None:
+    with VideoReader(shared_data / "video" / "hikers_walking_640x480.mp4") as reader:
+        info = reader.info
+        frames = list(itertools.islice(reader, 30))
+    assert (info.width, info.height) == (640, 480)
+    assert info.fps == pytest.approx(29.97, abs=0.01)
+    assert info.has_audio and info.rotation == 0
+    assert len(frames) == 30 and reader.skipped_packets == 0
+    assert all(f.image.shape == (480, 640, 3) for f in frames)
+    assert [f.time for f in frames] == pytest.approx([i * 1001 / 30000 for i in range(30)], abs=1e-3)
+    assert float(np.std(frames[0].image)) > 10  # real picture content, not a blank frame
