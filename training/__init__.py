@@ -1,0 +1,1 @@
+"""sphereapp training toolkit: datasets, losses, training loop and verification evaluation."""
