@@ -1,0 +1,147 @@
+"""Face detection with MTCNN (facenet-pytorch), batched over equal-size images."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from io import StringIO
+
+import cv2
+import numpy as np
+import torch
+
+from sphereapp.core.device import describe_device
+from sphereapp.core.errors import ModelFileError
+
+log = logging.getLogger(__name__)
+
+PNET_WINDOW = 12  # P-Net's input window in pixels: the smallest face MTCNN finds without upsampling
+
+
+@dataclass
+class Detections:
+    """Faces found in one image: boxes (N,4) x1,y1,x2,y2, scores (N,), landmarks (N,5,2), all float32."""
+
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 5, 2), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        """No faces."""
+        return cls()
+
+
+@dataclass
+class DetectorConfig:
+    """MTCNN settings; sizes are in pixels of the original image, before any `max_side` downscale."""
+
+    min_face_size: int = 20
+    thresholds: tuple = (0.6, 0.7, 0.7)
+    factor: float = 0.709
+    max_side: int | None = None
+    batch_size: int = 16  # most images per MTCNN call, which bounds memory on large frames
+
+
+class FaceDetector:
+    """MTCNN with its P/R/O-Net weights shipped inside the facenet-pytorch wheel (nothing is downloaded)."""
+
+    def __init__(self, config: DetectorConfig | None = None, device: torch.device = torch.device("cpu")):
+        self.config = config or DetectorConfig()
+        self.device = device
+        self._mtcnn = _load_mtcnn(self.config, device)
+        log.info("face detector MTCNN on %s", describe_device(device))
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """One `Detections` per RGB uint8 image, in order; equal-size images share batched MTCNN calls."""
+        by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for index, image in enumerate(images):
+            _check_image(image)
+            by_size[image.shape[:2]].append(index)
+        results: dict[int, Detections] = {}
+        step = max(1, self.config.batch_size)
+        for indices in by_size.values():
+            for start in range(0, len(indices), step):
+                chunk = indices[start:start + step]
+                results.update(zip(chunk, self._detect_same_size([images[i] for i in chunk])))
+        return [results[index] for index in range(len(images))]
+
+    def _detect_same_size(self, images: list[np.ndarray]) -> list[Detections]:
+        """Run MTCNN once on equal-size images, downscaled to `max_side` first when they are larger."""
+        height, width = images[0].shape[:2]
+        scale = _downscale_factor(height, width, self.config.max_side)
+        small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if scale < 1.0:
+            images = [cv2.resize(np.ascontiguousarray(image), small_size, interpolation=cv2.INTER_AREA)
+                      for image in images]
+        min_face = self._min_face_size(scale)
+        if min(small_size) < min_face:  # MTCNN's scale pyramid would be empty
+            return [Detections.empty() for _ in images]
+        self._mtcnn.min_face_size = min_face  # per call: it depends on this size group's downscale
+        batch_boxes, batch_scores, batch_points = self._mtcnn.detect(np.stack(images), landmarks=True)
+        to_original = np.array([width / small_size[0], height / small_size[1]], np.float32)
+        return [
+            _to_detections(boxes, scores, points, to_original, width, height)
+            for boxes, scores, points in zip(batch_boxes, batch_scores, batch_points)
+        ]
+
+    def _min_face_size(self, scale: float) -> int:
+        """`min_face_size` (original pixels) in pixels of the image MTCNN sees after a downscale by `scale`."""
+        if scale == 1.0:
+            return self.config.min_face_size
+        # Below P-Net's window MTCNN would upsample the downscaled frame, undoing `max_side`.
+        return max(PNET_WINDOW, round(self.config.min_face_size * scale))
+
+
+def _load_mtcnn(config: DetectorConfig, device: torch.device) -> torch.nn.Module:
+    """Build MTCNN from its shipped weights, silently; one-line `ModelFileError` when that fails."""
+    try:
+        with warnings.catch_warnings(), redirect_stdout(StringIO()):
+            warnings.simplefilter("ignore")
+            from facenet_pytorch import MTCNN
+
+            return MTCNN(
+                min_face_size=config.min_face_size, thresholds=list(config.thresholds), factor=config.factor,
+                post_process=False, select_largest=False, keep_all=True, device=device,
+            ).eval()
+    except Exception as exc:  # ImportError, missing/corrupt .pt files, CUDA errors: all mean "no detector"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"cannot load the MTCNN face detector from facenet-pytorch: {reason}") from exc
+
+
+def _check_image(image: np.ndarray) -> None:
+    """Reject anything that is not an RGB uint8 (H, W, 3) array."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+
+
+def _downscale_factor(height: int, width: int, max_side: int | None) -> float:
+    """Factor (<= 1) that brings the longer side down to `max_side`; 1 when no downscale is needed."""
+    longer = max(height, width)
+    return max_side / longer if max_side and longer > max_side else 1.0
+
+
+def _to_detections(boxes, scores, points, to_original: np.ndarray, width: int, height: int) -> Detections:
+    """MTCNN's per-image output (None when no face) -> `Detections` in original pixels, best score first."""
+    if boxes is None or len(boxes) == 0:
+        return Detections.empty()
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 2, 2) * to_original
+    boxes = boxes.reshape(-1, 4)
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    landmarks = np.asarray(points, np.float32).reshape(-1, 5, 2) * to_original
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    order = np.argsort(-scores[keep], kind="stable")
+    return Detections(
+        boxes=np.ascontiguousarray(boxes[keep][order]),
+        scores=np.ascontiguousarray(scores[keep][order]),
+        landmarks=np.ascontiguousarray(landmarks[keep][order]),
+    )

@@ -1,0 +1,188 @@
+"""FaceDetector: MTCNN batching, shapes, downscaling, and results on real face photos."""
+
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sphereapp.core.detect import DetectorConfig, Detections, FaceDetector
+from sphereapp.core.errors import SphereappError
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector()
+
+
+def load_rgb(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def group_photo(shared_data) -> np.ndarray:
+    return load_rgb(shared_data / "photos" / "race_group_640x428.jpg")
+
+
+@pytest.fixture(scope="module")
+def group_detections(detector, group_photo) -> Detections:
+    return detector.detect([group_photo])[0]
+
+
+@pytest.fixture(scope="module")
+def faces_strip(group_photo) -> np.ndarray:
+    """The band of the group photo that holds its faces: a smaller image keeps the batch tests quick."""
+    return np.ascontiguousarray(group_photo[:200, :460])
+
+
+@pytest.fixture(scope="module")
+def lfw_face(shared_data) -> np.ndarray:
+    return load_rgb(shared_data / "lfw" / "George_W_Bush" / "George_W_Bush_0001.jpg")
+
+
+def assert_empty(found: Detections) -> None:
+    assert len(found) == 0
+    assert found.boxes.shape == (0, 4) and found.boxes.dtype == np.float32
+    assert found.scores.shape == (0,) and found.scores.dtype == np.float32
+    assert found.landmarks.shape == (0, 5, 2) and found.landmarks.dtype == np.float32
+
+
+def assert_same(a: Detections, b: Detections) -> None:
+    assert len(a) == len(b)
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=0.05)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+    np.testing.assert_allclose(a.landmarks, b.landmarks, atol=0.05)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter_w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    inter_h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = inter_w * inter_h
+    area = lambda box: (box[2] - box[0]) * (box[3] - box[1])  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+# --- without data ---------------------------------------------------------------------------------
+
+def test_empty_detections_have_the_documented_shapes():
+    assert_empty(Detections.empty())
+
+
+def test_blank_image_gives_empty_detections(detector):
+    (found,) = detector.detect([np.zeros((120, 160, 3), np.uint8)])
+    assert_empty(found)
+
+
+def test_mixed_sizes_of_blank_images_keep_order_and_count(detector):
+    sizes = [(64, 48), (10, 10), (64, 48), (90, 120), (5, 300)]
+    results = detector.detect([np.full((h, w, 3), 128, np.uint8) for h, w in sizes])
+    assert len(results) == len(sizes)
+    for found in results:
+        assert_empty(found)
+
+
+def test_no_images_gives_no_results(detector):
+    assert detector.detect([]) == []
+
+
+def test_non_rgb_uint8_input_is_rejected(detector):
+    with pytest.raises(ValueError, match="RGB uint8"):
+        detector.detect([np.zeros((32, 32), np.uint8)])
+    with pytest.raises(ValueError, match="RGB uint8"):
+        detector.detect([np.zeros((32, 32, 3), np.float32)])
+
+
+def test_equal_sizes_are_chunked_to_batch_size(monkeypatch):
+    detector = FaceDetector(DetectorConfig(batch_size=2))
+    batch_lengths = []
+    real_detect = detector._mtcnn.detect
+
+    def spy(batch, landmarks):
+        batch_lengths.append(len(batch))
+        return real_detect(batch, landmarks=landmarks)
+
+    monkeypatch.setattr(detector._mtcnn, "detect", spy)
+    images = [np.zeros((40, 40, 3), np.uint8)] * 5 + [np.zeros((30, 50, 3), np.uint8)]
+    assert len(detector.detect(images)) == 6
+    assert sorted(batch_lengths) == [1, 1, 2, 2]
+
+
+def test_device_is_logged(caplog):
+    with caplog.at_level(logging.INFO, logger="sphereapp.core.detect"):
+        FaceDetector()
+    assert any("CPU" in record.getMessage() for record in caplog.records)
+
+
+def test_load_failure_is_a_one_line_sphereapp_error(monkeypatch):
+    import facenet_pytorch
+
+    def broken(**kwargs):
+        raise RuntimeError("PytorchStreamReader failed reading zip archive\nsecond line")
+
+    monkeypatch.setattr(facenet_pytorch, "MTCNN", broken)
+    with pytest.raises(SphereappError) as error:
+        FaceDetector()
+    message = str(error.value)
+    assert "\n" not in message and "MTCNN" in message and "PytorchStreamReader" in message
+
+
+# --- on real photos --------------------------------------------------------------------------------
+
+@pytest.mark.data
+def test_lfw_face_is_centred_with_landmarks_inside(detector, lfw_face):
+    (found,) = detector.detect([lfw_face])
+    assert len(found) >= 1
+    box, points = found.boxes[0], found.landmarks[0]
+    height, width = lfw_face.shape[:2]
+    centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    assert np.abs(centre - [width / 2, height / 2]).max() < 0.1 * width
+    assert found.scores[0] > 0.95
+    assert (points[:, 0] >= box[0]).all() and (points[:, 0] <= box[2]).all()
+    assert (points[:, 1] >= box[1]).all() and (points[:, 1] <= box[3]).all()
+    left_eye, right_eye, nose = points[0], points[1], points[2]
+    assert left_eye[0] < nose[0] < right_eye[0]
+
+
+@pytest.mark.data
+def test_group_photo_finds_several_faces_inside_the_image(group_detections, group_photo):
+    found = group_detections
+    height, width = group_photo.shape[:2]
+    assert len(found) >= 5
+    assert (found.boxes[:, [0, 1]] >= 0).all()
+    assert (found.boxes[:, 2] <= width).all() and (found.boxes[:, 3] <= height).all()
+    assert (found.boxes[:, 2] > found.boxes[:, 0]).all() and (found.boxes[:, 3] > found.boxes[:, 1]).all()
+    assert (np.diff(found.scores) <= 0).all()
+    assert (found.landmarks[:, 0, 0] < found.landmarks[:, 1, 0]).all()
+
+
+@pytest.mark.data
+def test_batch_of_equal_size_frames_equals_per_image_results(detector, faces_strip):
+    mirrored = np.ascontiguousarray(faces_strip[:, ::-1])
+    batched = detector.detect([faces_strip, mirrored, faces_strip])
+    alone = detector.detect([faces_strip])[0]
+    assert len(alone) >= 5
+    assert_same(batched[0], alone)
+    assert_same(batched[1], detector.detect([mirrored])[0])
+    assert_same(batched[2], alone)
+
+
+@pytest.mark.data
+def test_mixed_sizes_keep_order(detector, group_photo, group_detections, lfw_face):
+    blank = np.zeros_like(lfw_face)
+    results = detector.detect([lfw_face, group_photo, blank, lfw_face])
+    assert_same(results[0], detector.detect([lfw_face])[0])
+    assert_same(results[1], group_detections)
+    assert_empty(results[2])
+    assert_same(results[3], results[0])
+
+
+@pytest.mark.data
+def test_max_side_downscale_maps_boxes_back_to_full_resolution(group_detections, group_photo):
+    full = group_detections
+    (small,) = FaceDetector(DetectorConfig(max_side=480)).detect([group_photo])
+    assert len(small) >= 3
+    for box, points in zip(small.boxes, small.landmarks):
+        best = max(iou(box, other) for other in full.boxes)
+        # A 1-px resampling shift moves a 10-px box a lot; faces of min_face_size and up must agree closely.
+        assert best > (0.8 if box[2] - box[0] >= DetectorConfig().min_face_size else 0.5)
+        assert (points[:, 0] > box[0]).all() and (points[:, 0] < box[2]).all()
