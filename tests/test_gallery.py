@@ -27,8 +27,8 @@ from sphereapp.core.gallery import (
     GalleryStore,
     default_gallery_path,
     open_gallery,
-    read_image_rgb,
 )
+from sphereapp.core.images import read_image_rgb
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fakes

@@ -145,3 +145,16 @@ def _to_detections(boxes, scores, points, to_original: np.ndarray, width: int, h
         scores=np.ascontiguousarray(scores[keep][order]),
         landmarks=np.ascontiguousarray(landmarks[keep][order]),
     )
+
+
+def primary_face(boxes: np.ndarray, image_size: tuple[int, int]) -> int:
+    """Index of the face to enrol: the largest, with near-ties going to the one nearest the image centre.
+
+    score = area * (1 - 0.5 * d), d = distance from the box centre to the image centre divided by half the image
+    diagonal (0 at the centre, 1 in a corner): a corner face must be twice as large to beat a central one.
+    """
+    height, width = image_size
+    sides = np.clip(boxes[:, 2:4] - boxes[:, 0:2], 0, None)
+    centres = (boxes[:, 0:2] + boxes[:, 2:4]) / 2
+    distance = np.linalg.norm(centres - np.array([width / 2, height / 2]), axis=1) / (np.hypot(width, height) / 2)
+    return int(np.argmax(sides[:, 0] * sides[:, 1] * (1 - 0.5 * np.minimum(distance, 1.0))))

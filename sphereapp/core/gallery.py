@@ -7,7 +7,6 @@ import os
 import sqlite3
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,11 +15,12 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sphereapp.core.align import align_face
 from sphereapp.core.annotate import identity_color
+from sphereapp.core.detect import primary_face
 from sphereapp.core.errors import InputError, NoFaceError
+from sphereapp.core.images import read_image_rgb
 
 if TYPE_CHECKING:
     from sphereapp.core.detect import FaceDetector
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-MAX_IMAGE_PIXELS = 80_000_000
-# PIL itself then warns above this size and refuses (DecompressionBombError) above twice it, inside Image.open.
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 LOCK_TIMEOUT_S = 3.0  # how long a write waits for another sphereapp holding the gallery before giving up
 
 Color = tuple[int, int, int]
@@ -359,54 +356,6 @@ def open_gallery(spec: str | Path, enroller: Enroller, embedder: Embedder) -> Ga
 
 # ---------------------------------------------------------------------------------------------------------------
 # Enrolment from a photo
-
-
-def read_image_rgb(path: str | Path) -> np.ndarray:
-    """Decode a photo as uint8 RGB (H, W, 3): EXIF orientation applied, any pixel mode converted, first frame only.
-
-    Photos declaring more than MAX_IMAGE_PIXELS are refused from their header, before any pixel is decoded.
-    """
-    path = Path(path)
-    too_large = InputError(f"image '{path}' is too large (more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:  # reads the header only
-                if image.width * image.height > MAX_IMAGE_PIXELS:
-                    raise too_large
-                return _rgb_pixels(ImageOps.exif_transpose(image))
-    except Image.DecompressionBombError as exc:
-        raise too_large from exc
-    except FileNotFoundError as exc:
-        raise InputError(f"image '{path}' not found") from exc
-    except UnidentifiedImageError as exc:
-        raise InputError(f"cannot read image '{path}': not a supported image file") from exc
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read image '{path}': {' '.join(str(exc).split())}") from exc
-
-
-def _rgb_pixels(image: Image.Image) -> np.ndarray:
-    """Any PIL mode -> uint8 RGB array; 16-bit grey is scaled (not clipped), transparency is laid on white."""
-    if image.mode.startswith("I"):  # 16/32-bit integer grey, as 16-bit greyscale PNGs open
-        grey = (np.clip(np.asarray(image, dtype=np.int64), 0, 65535) // 257).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
-    if "A" in image.getbands() or "transparency" in image.info:
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image.convert("RGBA"))
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
-
-
-def primary_face(boxes: np.ndarray, image_size: tuple[int, int]) -> int:
-    """Index of the face to enrol: the largest, with near-ties going to the one nearest the image centre.
-
-    score = area * (1 - 0.5 * d), d = distance from the box centre to the image centre divided by half the image
-    diagonal (0 at the centre, 1 in a corner): a corner face must be twice as large to beat a central one.
-    """
-    height, width = image_size
-    sides = np.clip(boxes[:, 2:4] - boxes[:, 0:2], 0, None)
-    centres = (boxes[:, 0:2] + boxes[:, 2:4]) / 2
-    distance = np.linalg.norm(centres - np.array([width / 2, height / 2]), axis=1) / (np.hypot(width, height) / 2)
-    return int(np.argmax(sides[:, 0] * sides[:, 1] * (1 - 0.5 * np.minimum(distance, 1.0))))
 
 
 @dataclass(frozen=True, eq=False)
