@@ -28,3 +28,29 @@ def shared_data() -> Path:
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Keep every test's default gallery/settings out of the user's real data dir."""
     monkeypatch.setenv("SPHEREAPP_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(scope="session")
+def untrained_model_file(tmp_path_factory) -> Path:
+    """A SphereFace-4 with seeded random weights: exercises the pipeline's mechanics, never recognition quality."""
+    import torch
+
+    from sphereapp.core.modelfile import ModelInfo, save_embedder
+    from sphereapp.core.models import build_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "untrained_sphereface4.safetensors"
+    info = ModelInfo(architecture="sphereface4", embedding_size=512, threshold=0.5, training_data="none (test)")
+    save_embedder(path, build_model("sphereface4"), info)
+    return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a busy 2-core machine two threads mostly wait for each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,0 +1,32 @@
+"""`sphereapp-train eval pairs|lfw` end to end on a few real LFW pairs (skipped without the shared data)."""
+
+import json
+
+import pytest
+
+from training.cli import main
+from training.evaluation.lfw import read_lfw_pairs
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_eval_pairs_csv_writes_report(shared_data, tmp_path, untrained_model_file):
+    pairs = read_lfw_pairs(shared_data / "lfw" / "pairs.txt")
+    chosen = [i for i in range(len(pairs.same)) if i % 600 in (0, 1, 300, 301)][:20]  # 10 same, 10 different
+    rows = ["path1,path2,same"] + [f"{pairs.pairs[i][0]},{pairs.pairs[i][1]},{int(pairs.same[i])}" for i in chosen]
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "report.json"
+    assert main(["eval", "pairs", "--pairs", str(csv), "--weights", str(untrained_model_file),
+                 "--json", str(out), "--device", "cpu"]) == 0
+    report = json.loads(out.read_text())
+    assert report["n_pairs"] == 20 and 0.0 <= report["accuracy"] <= 1.0
+    assert set(report["tar_at_far"]) == {"0.001", "0.01"}
+    assert {"std", "auc", "eer", "threshold"} <= set(report)
+    assert (tmp_path / ".pairs.crops112x96.npy").is_file(), "aligned crops are cached for the next run"
+
+
+def test_eval_rejects_missing_weights(shared_data, tmp_path, capsys):
+    code = main(["eval", "lfw", "--lfw", str(shared_data / "lfw"), "--weights", str(tmp_path / "none.safetensors"),
+                 "--cache", str(tmp_path / "c.npy")])
+    assert code == 2 and "none.safetensors" in capsys.readouterr().err

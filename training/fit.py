@@ -1,0 +1,435 @@
+"""`sphereapp-train fit`: the training loop (SGD, warm-up + step/cosine LR, AMP, DDP, exact resume).
+
+One iteration: a batch of prepared crops -> on-device augmentation -> backbone -> head loss
+(+ optional relational distillation) -> SGD step -> per-iteration LR schedule. Checkpoints hold every
+state that draws randomness, and batch b of the data plan depends only on (seed, b), so training
+3 iterations and resuming for 3 more gives the same weights as 6 in one go.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from sphereapp.core.device import describe_device, resolve_device
+from sphereapp.core.errors import InputError
+from sphereapp.core.modelfile import ModelInfo, save_embedder
+from sphereapp.core.models import build_model, normalize_input
+from training.augment import BatchAugmenter
+from training.checkpoint import (
+    CHECKPOINT_NAME,
+    capture_rng_states,
+    load_checkpoint,
+    restore_rng_states,
+    save_checkpoint,
+)
+from training.config import ScheduleConfig, TeacherConfig, TrainConfig, config_to_dict
+from training.data import BatchPlan, PreparedFaces
+from training.evaluation import read_lfw_pairs
+from training.heads import HeadOutput, build_head
+from training.lfw_probe import PairsProbe, ProbeResult
+
+MODEL_NAME = "embedder.safetensors"
+METRICS_NAME = "metrics.csv"
+METRICS_FIELDS = ("iteration", "loss", "distill_loss", "accuracy", "lr", "images_per_s", "elapsed_s")
+PLACEHOLDER_THRESHOLD = 0.35
+
+
+@dataclass
+class FitResult:
+    """Where training stopped, the model file written (None when stopped early) and the last LFW result."""
+
+    iteration: int
+    model_path: Path | None
+    lfw: ProbeResult | None
+
+
+@dataclass(frozen=True)
+class _Process:
+    """This process's place in a data-parallel run (rank 0 of 1 without torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+class _Trainee(nn.Module):
+    """Backbone + head as one module, so DDP and torch.compile see a single forward."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
+        features = self.backbone(images)
+        with torch.autocast(images.device.type, enabled=False):  # margins (cos m*theta) need float32
+            return features, self.head(features.float(), labels)
+
+
+def lr_factor(schedule: ScheduleConfig, iterations: int, iteration: int) -> float:
+    """LR multiplier for 0-based `iteration`: linear warm-up, then step decay or cosine annealing."""
+    if iteration < schedule.warmup_iters:
+        return (iteration + 1) / schedule.warmup_iters
+    if schedule.kind == "step":
+        return schedule.gamma ** sum(iteration >= m for m in schedule.milestones)
+    progress = (iteration - schedule.warmup_iters) / max(1, iterations - schedule.warmup_iters)
+    return schedule.min_lr_ratio + (1 - schedule.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def relational_distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """MSE between in-batch cosine-similarity matrices (works for any two embedding sizes)."""
+    s, t = F.normalize(student.float(), dim=1), F.normalize(teacher.float(), dim=1)
+    return F.mse_loss(s @ s.T, t @ t.T)
+
+
+def fit(config: TrainConfig, data_dir: str | Path | None, out_dir: str | Path, resume: bool = False,
+        stop_at: int | None = None) -> FitResult:
+    """Train per `config` on prepared data in `data_dir` (default: config.data.train_dir); outputs go to `out_dir`.
+
+    `resume` continues from out_dir/checkpoint.pt. `stop_at` ends (with a checkpoint, without a model file)
+    after that many iterations, to split a long CPU run into sessions.
+    """
+    data_dir = data_dir or config.data.train_dir
+    if not data_dir:
+        raise InputError("no training data: pass --data DIR or set data.train_dir in the config")
+    run = _Run(config, Path(data_dir), Path(out_dir), resume)
+    try:
+        end = min(config.iterations, stop_at) if stop_at is not None else config.iterations
+        run.announce(end)
+        lfw = None
+        for iteration in tqdm(range(run.start, end), initial=run.start, total=end, unit="it", desc="fit",
+                              disable=not run.process.is_main):
+            lr = run.step(iteration)
+            done = iteration + 1
+            if done % config.log_every == 0 or done == end:
+                run.log.write(done, lr, config.data.batch_size)
+            if config.eval.every and done % config.eval.every == 0 and done < end:
+                lfw = run.evaluate(done) or lfw
+            if done % config.ckpt_every == 0 or done == end:
+                run.save(done)
+        if end < config.iterations:
+            run.print(f"stopped after iteration {end} of {config.iterations}: continue with --resume")
+            return FitResult(end, None, lfw)
+        lfw = run.evaluate(end)
+        return FitResult(end, run.write_model(lfw), lfw)
+    finally:
+        run.close()
+
+
+class _Run:
+    """One training run's state: data, networks, optimiser, schedule, randomness, and where it all goes."""
+
+    def __init__(self, config: TrainConfig, data_dir: Path, out_dir: Path, resume: bool):
+        self.config, self.out_dir = config, out_dir
+        self.process = _init_process_group()
+        self.device = _training_device(config.device, self.process)
+        self.checkpoint_path = out_dir / CHECKPOINT_NAME
+        if not resume and self.checkpoint_path.exists():
+            raise InputError(f"'{out_dir}' already holds a training run: pass --resume to continue it, "
+                             "or use another --out")
+        checkpoint = load_checkpoint(self.checkpoint_path) if resume else None
+
+        _seed_everything(config.seed)
+        self.dataset = PreparedFaces(data_dir)
+        self.teacher = _load_teacher(config.teacher, len(self.dataset))
+        backbone = build_model(config.model.backbone, embedding_size=config.model.embedding_size)
+        head = build_head(config.head.name, config.model.embedding_size, self.dataset.num_classes,
+                          **config.head.params)
+        self.trainee = _Trainee(backbone, head).to(self.device)
+        if config.channels_last:
+            self.trainee = self.trainee.to(memory_format=torch.channels_last)
+        self.optimizer = _sgd(self.trainee, config)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda it: lr_factor(config.schedule, config.iterations, it))
+        self.amp_dtype = getattr(torch, config.amp_dtype)
+        self.use_amp = config.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp and self.amp_dtype == torch.float16)
+        seed = int(np.random.SeedSequence([config.seed, self.process.rank]).generate_state(1)[0])
+        self.generator = torch.Generator(self.device).manual_seed(seed)
+        self.start = self._restore(checkpoint) if checkpoint is not None else 0
+
+        self.network: nn.Module = self.trainee
+        if self.process.world_size > 1:
+            self.network = nn.parallel.DistributedDataParallel(
+                self.trainee, device_ids=[self.device] if self.device.type == "cuda" else None)
+        if config.compile:
+            self.network = torch.compile(self.network)
+        plan = BatchPlan(self.dataset.labels, config.data.batch_size, config.seed, start_batch=self.start,
+                         balanced=config.data.balanced, samples_per_class=config.data.samples_per_class,
+                         rank=self.process.rank, world_size=self.process.world_size)
+        loader = DataLoader(self.dataset, batch_sampler=plan, num_workers=config.data.num_workers,
+                            pin_memory=self.device.type == "cuda", persistent_workers=config.data.num_workers > 0)
+        self.batches = iter(loader)
+        self.augment = BatchAugmenter(config.augment, self.generator)
+        self.log = _MetricsLog(out_dir, self.start, self.process.is_main, self.device)
+        self.lfw_probe = None
+        if config.eval.lfw_dir and self.process.is_main:
+            pairs = read_lfw_pairs(Path(config.eval.lfw_dir) / "pairs.txt")
+            self.lfw_probe = PairsProbe(pairs, out_dir / "lfw_crops.npy", self.device)
+
+    def print(self, line: str) -> None:
+        """One line to the console, from the main process only."""
+        if self.process.is_main:
+            tqdm.write(line)
+
+    def announce(self, end: int) -> None:
+        """Create the output folder, record the config, say what is trained where."""
+        if self.process.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.json").write_text(json.dumps(config_to_dict(self.config), indent=2),
+                                                      encoding="utf-8")
+        c = self.config
+        self.print(f"training {c.model.backbone} + {c.head.name} on {len(self.dataset)} images of "
+                   f"{self.dataset.num_classes} people, {describe_device(self.device)}, "
+                   f"{self.process.world_size} process(es), iterations {self.start}..{end}")
+
+    def step(self, iteration: int) -> float:
+        """One SGD iteration (0-based `iteration`) and the per-iteration LR update; returns the LR it used."""
+        images, labels, indices = next(self.batches)
+        images = self.augment(images.to(self.device, non_blocking=True))
+        labels = labels.to(self.device, non_blocking=True)
+        self.trainee.head.set_iteration(iteration)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            features, output = self.network(normalize_input(images), labels)
+        loss, distill = output.loss, None
+        if self.teacher is not None:
+            teacher = torch.from_numpy(np.asarray(self.teacher[indices.numpy()], np.float32)).to(self.device)
+            distill = self.config.teacher.weight * relational_distillation_loss(features, teacher)
+            loss = loss + distill
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        lr = self.scheduler.get_last_lr()[0]
+        self.scheduler.step()
+        self.log.accumulate(output, labels, distill)
+        return lr
+
+    def save(self, iteration: int) -> None:
+        """Atomic checkpoint of every state (RNG states of all processes), written by the main process."""
+        rng = _gather(capture_rng_states(self.generator), self.process)
+        if self.process.is_main:
+            save_checkpoint(self.checkpoint_path, {
+                "iteration": iteration, "model": self.trainee.backbone.state_dict(),
+                "head": self.trainee.head.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "rng": rng,
+                "config": config_to_dict(self.config)})
+
+    def evaluate(self, iteration: int) -> ProbeResult | None:
+        """LFW 10-fold accuracy now (None without an LFW folder); the backbone returns to training mode."""
+        if self.lfw_probe is None:
+            return None
+        backbone = self.trainee.backbone
+        backbone.eval()
+        try:
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+                result = self.lfw_probe.evaluate(backbone)
+        finally:
+            backbone.train()
+        self.print(f"iteration {iteration}: LFW {100 * result.report.accuracy:.2f}% +- "
+                   f"{100 * result.report.std:.2f} (10-fold), app threshold {result.app_threshold:.3f}")
+        return result
+
+    def write_model(self, lfw: ProbeResult | None) -> Path | None:
+        """Save embedder.safetensors (main process); returns its path."""
+        if not self.process.is_main:
+            return None
+        path = self.out_dir / MODEL_NAME
+        info = _model_info(self.config, self.dataset, lfw)
+        saved = save_embedder(path, self.trainee.backbone, info)
+        self.print(f"model written to {path} (model id {saved.model_id}, threshold {saved.threshold:.3f}"
+                   f"{'' if lfw else ', a placeholder: no LFW evaluation ran'})")
+        return path
+
+    def close(self) -> None:
+        """Leave the process group (torchrun) so every process exits cleanly."""
+        if self.process.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+    def _restore(self, checkpoint: dict) -> int:
+        """Load every state from a checkpoint; returns the number of iterations already done."""
+        self.trainee.backbone.load_state_dict(checkpoint["model"])
+        self.trainee.head.load_state_dict(checkpoint["head"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.scaler.load_state_dict(checkpoint["scaler"])
+        rng = checkpoint["rng"]
+        if len(rng) != self.process.world_size:
+            raise InputError(f"cannot resume: the checkpoint was written by {len(rng)} processes, "
+                             f"this run has {self.process.world_size}")
+        restore_rng_states(rng[self.process.rank], self.generator)
+        changed = _changed_keys(checkpoint["config"], config_to_dict(self.config))
+        if changed:
+            self.print(f"note: the config differs from the checkpoint's in {', '.join(changed)}")
+        return int(checkpoint["iteration"])
+
+
+def _init_process_group() -> _Process:
+    """Join the torchrun group when WORLD_SIZE > 1 (NCCL on GPUs, gloo on CPUs)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return _Process()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return _Process(dist.get_rank(), dist.get_world_size())
+
+
+def _training_device(choice: str, process: _Process) -> torch.device:
+    """The configured device; under torchrun each process takes the GPU of its LOCAL_RANK."""
+    device = resolve_device(choice)
+    if device.type == "cuda" and process.world_size > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return device
+
+
+def _seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA); every process builds the same initial weights."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _sgd(trainee: nn.Module, config: TrainConfig) -> torch.optim.SGD:
+    """SGD with momentum; no weight decay on biases (the prototxt's decay_mult 0 on bias blobs)."""
+    decay = [p for n, p in trainee.named_parameters() if not n.endswith("bias")]
+    no_decay = [p for n, p in trainee.named_parameters() if n.endswith("bias")]
+    groups = [{"params": decay, "weight_decay": config.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.SGD(groups, lr=config.optim.lr, momentum=config.optim.momentum)
+
+
+def _gather(state: dict, process: _Process) -> list[dict]:
+    """Every process's RNG states, in rank order (a list of one without data parallelism)."""
+    if process.world_size == 1:
+        return [state]
+    states: list = [None] * process.world_size
+    dist.all_gather_object(states, state, weights_only=True)
+    return states
+
+
+def _load_teacher(config: TeacherConfig, rows: int) -> np.ndarray | None:
+    """Teacher embeddings (N, T) memory-mapped, one row per line of list.tsv; None without a teacher."""
+    if not config.embeddings:
+        return None
+    path = Path(config.embeddings)
+    try:
+        embeddings = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read teacher embeddings '{path}': {error}") from None
+    if embeddings.ndim != 2 or embeddings.shape[0] != rows:
+        raise InputError(f"teacher embeddings '{path}' have shape {embeddings.shape}; expected ({rows}, T)")
+    return embeddings
+
+
+def _model_info(config: TrainConfig, dataset: PreparedFaces, lfw: ProbeResult | None) -> ModelInfo:
+    """ModelInfo of the trained backbone: threshold from LFW when it ran, else a placeholder (said in recipe)."""
+    summary = dataset.summary()
+    training_data = (f"{summary.get('images', len(dataset))} crops of {summary.get('people', dataset.num_classes)} "
+                     f"people prepared from '{summary.get('source', dataset.root)}'"
+                     + (f", {summary['excluded_people']} people excluded" if summary.get("excluded_people") else ""))
+    s = config.schedule
+    threshold_note = ("threshold: best LFW threshold for the flip-fused cosine" if lfw else
+                      f"threshold: placeholder {PLACEHOLDER_THRESHOLD} (no LFW evaluation ran)")
+    recipe = (f"head {config.head.name} {json.dumps(config.head.params, sort_keys=True)}; {config.iterations} "
+              f"iterations x batch {config.data.batch_size}{' balanced' if config.data.balanced else ''}; "
+              f"SGD lr {config.optim.lr} momentum {config.optim.momentum} wd {config.optim.weight_decay}; "
+              f"{s.kind} schedule (warm-up {s.warmup_iters}"
+              f"{f', milestones {s.milestones}' if s.kind == 'step' else ''})"
+              f"{'; distilled' if config.teacher.embeddings else ''}; seed {config.seed}; {threshold_note}")
+    return ModelInfo(
+        architecture=config.model.backbone,
+        embedding_size=config.model.embedding_size,
+        threshold=float(lfw.app_threshold) if lfw else PLACEHOLDER_THRESHOLD,
+        training_data=training_data,
+        recipe=recipe,
+        lfw=f"{100 * lfw.report.accuracy:.2f}% +- {100 * lfw.report.std:.2f} (10-fold)" if lfw else "",
+    )
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested config dicts."""
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key != "params":
+            changed += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            changed.append(f"{prefix}{key}")
+    return changed
+
+
+class _MetricsLog:
+    """Running means between log points, printed as one line and appended to metrics.csv."""
+
+    def __init__(self, out_dir: Path, start: int, enabled: bool, device: torch.device):
+        self.path = out_dir / METRICS_NAME
+        self.enabled = enabled
+        self.device = device
+        self._reset()
+        self._started = time.perf_counter()
+        if enabled and start > 0 and self.path.is_file():
+            self._drop_rows_after(start)
+
+    def _reset(self) -> None:
+        self.loss, self.distill, self.correct = (torch.zeros((), device=self.device) for _ in range(3))
+        self.count = self.iterations = 0
+        self._since = time.perf_counter()
+
+    def accumulate(self, output: HeadOutput, labels: torch.Tensor, distill: torch.Tensor | None) -> None:
+        """Add one iteration (device tensors; nothing is synchronised until `write`)."""
+        self.loss += output.loss.detach().float()
+        if distill is not None:
+            self.distill += distill.detach().float()
+        self.correct += (output.logits.argmax(1) == labels).sum()
+        self.count += len(labels)
+        self.iterations += 1
+
+    def write(self, iteration: int, lr: float, global_batch: int) -> None:
+        """Log the means since the last write (main process only)."""
+        if self.enabled:
+            now = time.perf_counter()
+            row = {
+                "iteration": iteration,
+                "loss": round(float(self.loss) / self.iterations, 5),
+                "distill_loss": round(float(self.distill) / self.iterations, 6),
+                "accuracy": round(float(self.correct) / self.count, 4),
+                "lr": f"{lr:.6g}",
+                "images_per_s": round(global_batch * self.iterations / (now - self._since), 1),
+                "elapsed_s": round(now - self._started, 1),
+            }
+            tqdm.write(f"it {iteration}  loss {row['loss']:.4f}  acc {row['accuracy']:.3f}  lr {row['lr']}  "
+                       f"{row['images_per_s']} img/s")
+            new = not self.path.is_file()
+            with self.path.open("a", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, METRICS_FIELDS)
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+        self._reset()
+
+    def _drop_rows_after(self, iteration: int) -> None:
+        """On resume, forget rows logged after the checkpoint (they will be logged again)."""
+        with self.path.open(newline="", encoding="utf-8") as handle:
+            rows = [r for r in csv.DictReader(handle) if int(r["iteration"]) <= iteration]
+        with self.path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, METRICS_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
