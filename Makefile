@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test test-all setup system clean
 
 demo: $(STAMP)
-	$(BIN)/sphereapp demo -o sphereapp-demo.mp4
+	$(BIN)/sphereapp demo -o sphereapp-demo.mp4 $(if $(MODEL),--model $(MODEL))
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

@@ -1,0 +1,73 @@
+"""Rebuild assets/demo/ from ../shared/data/video/hikers_walking_640x480.mp4 (CC BY 2.0, Peter Stevens).
+
+The clip is the first 3.5 s, stream-copied (no re-encode, audio kept). The two gallery photos are face crops
+(with margin) from LATER frames of the same video, so the demo recognises people from moments it never saw.
+Usage: python scripts/make_demo_assets.py [--data ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from sphereapp.core.detect import FaceDetector
+from sphereapp.core.video import VideoReader
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "assets" / "demo"
+CLIP_SECONDS = 3.5
+# (file stem = gallery name, frame index, which face: the largest one in that frame)
+GALLERY_FRAMES = {"Hiker_in_teal": 119, "Hiker_in_red_cap": 185}
+
+
+def cut_clip(source: Path, target: Path, seconds: float) -> None:
+    """Copy the video and audio packets of the first `seconds` into a new MP4 (no re-encoding)."""
+    with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "+faststart"}) as dst:
+        streams = [s for s in src.streams if s.type in ("video", "audio")]
+        mapping = {s.index: dst.add_stream_from_template(s) for s in streams}
+        for packet in src.demux(streams):
+            if packet.dts is None or packet.pts is None:
+                continue
+            if float(packet.pts * packet.time_base) >= seconds:
+                continue
+            packet.stream = mapping[packet.stream.index]
+            dst.mux(packet)
+
+
+def face_photo(image: np.ndarray, box: np.ndarray, margin: float = 0.8) -> Image.Image:
+    """A portrait-like crop: the face box grown by `margin` of its size on every side."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    left, top = max(0, int(x1 - margin * w)), max(0, int(y1 - margin * h))
+    right, bottom = min(image.shape[1], int(x2 + margin * w)), min(image.shape[0], int(y2 + margin * h))
+    return Image.fromarray(image[top:bottom, left:right])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    args = parser.parse_args()
+    source = args.data / "video" / "hikers_walking_640x480.mp4"
+    (DEMO / "gallery").mkdir(parents=True, exist_ok=True)
+    cut_clip(source, DEMO / "hikers_4s.mp4", CLIP_SECONDS)
+
+    detector = FaceDetector()
+    wanted = {index: name for name, index in GALLERY_FRAMES.items()}
+    with VideoReader(source) as reader:
+        for frame in reader:
+            if frame.index in wanted:
+                faces = detector.detect([frame.image])[0]
+                areas = (faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])
+                photo = face_photo(frame.image, faces.boxes[int(np.argmax(areas))])
+                photo.save(DEMO / "gallery" / f"{wanted[frame.index]}.jpg", quality=92)
+            if frame.index >= max(wanted):
+                break
+    print(f"wrote {DEMO}")
+
+
+if __name__ == "__main__":
+    main()

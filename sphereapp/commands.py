@@ -1,0 +1,127 @@
+"""What each `sphereapp` subcommand does (argument parsing lives in cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sphereapp.core.components import Components, load_components
+from sphereapp.core.errors import InputError
+from sphereapp.core.gallery import Enroller, Gallery, GalleryStore, default_gallery_path, open_gallery
+from sphereapp.core.pipeline import Recognizer, RunSummary, run_video
+from sphereapp.core.video import probe
+
+log = logging.getLogger("sphereapp")
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+DEMO_VIDEO = ASSETS_DIR / "demo" / "hikers_4s.mp4"
+DEMO_GALLERY = ASSETS_DIR / "demo" / "gallery"
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Fail before any work when an output file cannot be created."""
+    path = Path(path)
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {path}: folder {parent} is not writable")
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a folder")
+    return path
+
+
+def components_from(args: argparse.Namespace, detect_max_side: int | None = None) -> Components:
+    return load_components(args.model, args.device, args.min_face_size, detect_max_side)
+
+
+def load_gallery(spec: str | None, components: Components) -> Gallery:
+    """The gallery to match against: a folder of photos, a store file, or the user's default store."""
+    enroller = Enroller(components.detector, components.embedder)
+    gallery = open_gallery(Path(spec) if spec else default_gallery_path(), enroller, components.embedder)
+    if not gallery.names:
+        log.warning("the gallery is empty: every face will be marked unknown (add people: sphereapp gallery add)")
+    else:
+        log.info("gallery: %d people (%s)", len(gallery.names), ", ".join(gallery.names))
+    return gallery
+
+
+def annotate_video(
+    video: str | Path, output: Path, components: Components, gallery: Gallery, threshold: float | None, **options
+) -> RunSummary:
+    """Run the pipeline with a progress bar and report what it did."""
+    threshold = components.embedder.info.threshold if threshold is None else threshold
+    log.info("threshold: %.3f (cosine)", threshold)
+    recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
+    total = probe(video).frame_count
+    with tqdm(total=total, unit="frame", desc="annotating", dynamic_ncols=True, leave=False) as bar:
+        summary = run_video(
+            video, output, recognizer, model_name=components.model_name,
+            progress=lambda done, _total: bar.update(done - bar.n), **options,
+        )
+    log.info(
+        "wrote %s: %d frames at %.1f fps; %d faces, %d recognised, %d unknown%s",
+        output, summary.frames, summary.fps, summary.faces, summary.recognised, summary.faces - summary.recognised,
+        f"; skipped {summary.skipped_packets} corrupt packets" if summary.skipped_packets else "",
+    )
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    if not Path(args.video).is_file():
+        raise InputError(f"video not found: {args.video}")
+    output = check_output_path(args.output)
+    json_path = check_output_path(args.json) if args.json else None
+    components = components_from(args, args.detect_max_side)
+    gallery = load_gallery(args.gallery, components)
+    annotate_video(
+        args.video, output, components, gallery, args.threshold,
+        batch_size=args.batch_size, json_path=json_path, show_scores=not args.no_scores,
+    )
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    if not DEMO_VIDEO.is_file():
+        raise InputError(f"demo clip missing: {DEMO_VIDEO} (is this a full checkout?)")
+    output = check_output_path(args.output)
+    components = components_from(args)
+    gallery = load_gallery(str(DEMO_GALLERY), components)
+    annotate_video(DEMO_VIDEO, output, components, gallery, None)
+    print(output)
+    return 0
+
+
+def gallery(args: argparse.Namespace) -> int:
+    path = Path(args.gallery) if args.gallery else default_gallery_path()
+    if args.gallery_command == "add":
+        components = components_from(args)
+        enrolment = Enroller(components.detector, components.embedder).enrol_image(args.image)
+        for warning in enrolment.warnings:
+            log.warning("%s: %s", args.image, warning)
+        with GalleryStore(path) as store:
+            identity = store.add(
+                args.name, enrolment.crop, enrolment.embedding, components.embedder.info.model_id, source=str(args.image)
+            )
+        print(f"enrolled {identity.name} in {path}")
+        return 0
+    if not path.exists():
+        raise InputError(f"gallery not found: {path}")
+    with GalleryStore(path) as store:
+        if args.gallery_command == "list":
+            identities = store.identities()
+            for identity in identities:
+                color = "#{:02x}{:02x}{:02x}".format(*identity.color)
+                print(f"{identity.name}\t{color}\t{identity.source}")
+            log.info("%d people in %s", len(identities), path)
+        elif args.gallery_command == "remove":
+            store.remove(args.name)
+            print(f"removed {args.name}")
+        elif args.gallery_command == "rename":
+            store.rename(args.old, args.new)
+            print(f"renamed {args.old} to {args.new}")
+    return 0

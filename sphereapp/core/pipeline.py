@@ -1,0 +1,196 @@
+"""The one recognition pipeline: decode -> detect -> align -> embed -> match -> annotate -> encode."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from sphereapp.core.align import align_faces
+from sphereapp.core.annotate import FaceLabel, draw_faces
+from sphereapp.core.detect import FaceDetector
+from sphereapp.core.embed import Embedder
+from sphereapp.core.gallery import Gallery
+from sphereapp.core.match import match
+from sphereapp.core.video import Frame, VideoReader, VideoWriter
+
+UNKNOWN_COLOR = (160, 160, 160)
+
+
+@dataclass
+class FaceResult:
+    """One detected face, its alignment landmarks and its cosine scores against every gallery identity."""
+
+    box: np.ndarray
+    detection_score: float
+    landmarks: np.ndarray
+    scores: np.ndarray  # (M,) cosine similarity to each gallery identity
+    identity: int = -1  # gallery row, -1 = unknown
+    similarity: float = float("nan")  # best score (nan when the gallery is empty)
+
+
+@dataclass
+class FrameResult:
+    index: int
+    time: float
+    faces: list[FaceResult] = field(default_factory=list)
+
+
+def label_faces(faces: Sequence[FaceResult], threshold: float) -> None:
+    """(Re)decide each face's identity from its stored scores: best >= threshold, else unknown."""
+    for face in faces:
+        if face.scores.size == 0:
+            face.identity, face.similarity = -1, float("nan")
+            continue
+        best = int(np.argmax(face.scores))
+        face.similarity = float(face.scores[best])
+        face.identity = best if face.similarity >= threshold else -1
+
+
+class Recognizer:
+    """Detects, aligns, embeds and matches the faces of a batch of frames against a gallery."""
+
+    def __init__(self, detector: FaceDetector, embedder: Embedder, gallery: Gallery, threshold: float):
+        self.detector = detector
+        self.embedder = embedder
+        self.gallery = gallery
+        self.threshold = threshold
+
+    def recognise(self, frames: Sequence[Frame]) -> list[FrameResult]:
+        """Recognise every face of every frame; one detector call and one embedding batch per call."""
+        detections = self.detector.detect([frame.image for frame in frames])
+        crops = [align_faces(frame.image, det.landmarks) for frame, det in zip(frames, detections)]
+        all_crops = np.concatenate(crops) if crops else np.zeros((0, 112, 96, 3), np.uint8)
+        scores = match(self.embedder.embed(all_crops), self.gallery.embeddings, self.threshold).scores
+        results, start = [], 0
+        for frame, det in zip(frames, detections):
+            faces = [
+                FaceResult(det.boxes[i], float(det.scores[i]), det.landmarks[i], scores[start + i])
+                for i in range(len(det))
+            ]
+            start += len(det)
+            label_faces(faces, self.threshold)
+            results.append(FrameResult(frame.index, frame.time, faces))
+        return results
+
+    def labels(self, result: FrameResult) -> list[FaceLabel]:
+        """What to draw for one frame: the gallery name and colour, or unknown."""
+        return [
+            FaceLabel(
+                box=face.box,
+                name=self.gallery.names[face.identity] if face.identity >= 0 else None,
+                score=face.similarity,
+                color=self.gallery.colors[face.identity] if face.identity >= 0 else UNKNOWN_COLOR,
+            )
+            for face in result.faces
+        ]
+
+
+def batched(items: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
+    """Consecutive lists of at most `size` items."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@dataclass
+class RunSummary:
+    frames: int
+    faces: int
+    recognised: int
+    seconds: float
+    skipped_packets: int
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+ProgressCallback = Callable[[int, int | None], None]  # (frames done, total or None)
+
+
+def run_video(
+    video_path: str | Path,
+    output_path: str | Path,
+    recognizer: Recognizer,
+    *,
+    batch_size: int = 8,
+    json_path: str | Path | None = None,
+    model_name: str = "",
+    show_scores: bool = True,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunSummary:
+    """Annotate every frame of a video into an H.264 file (audio copied); optionally write a JSON log.
+
+    Nothing is left at `output_path` or `json_path` unless the whole run succeeds; `should_stop` returning True
+    cancels the run (raises `KeyboardInterrupt` after cleaning up).
+    """
+    started = time.perf_counter()
+    log_frames: list[dict] = []
+    n_faces = n_known = 0
+    with VideoReader(video_path) as reader:
+        info = reader.info
+        with VideoWriter(output_path, info.width, info.height, info.fps, audio_from=video_path) as writer:
+            done = 0
+            for batch in batched(reader, batch_size):
+                if should_stop is not None and should_stop():
+                    raise KeyboardInterrupt("cancelled")
+                for frame, result in zip(batch, recognizer.recognise(batch)):
+                    writer.write(draw_faces(frame.image, recognizer.labels(result), show_scores=show_scores))
+                    n_faces += len(result.faces)
+                    n_known += sum(face.identity >= 0 for face in result.faces)
+                    if json_path is not None:
+                        log_frames.append(frame_log(result, recognizer.gallery.names))
+                done += len(batch)
+                if progress is not None:
+                    progress(done, info.frame_count)
+        skipped = reader.skipped_packets
+    if json_path is not None:
+        log = {
+            "video": str(video_path),
+            "fps": info.fps,
+            "model": model_name,
+            "threshold": recognizer.threshold,
+            "frames": log_frames,
+        }
+        write_json_atomic(json_path, log)
+    return RunSummary(done, n_faces, n_known, time.perf_counter() - started, skipped)
+
+
+def frame_log(result: FrameResult, names: Sequence[str]) -> dict:
+    """The JSON-log record of one frame."""
+    return {
+        "index": result.index,
+        "time": round(result.time, 4),
+        "faces": [
+            {
+                "box": [round(float(v), 1) for v in face.box],
+                "detection_score": round(face.detection_score, 4),
+                "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in face.landmarks],
+                "identity": names[face.identity] if face.identity >= 0 else None,
+                "similarity": None if np.isnan(face.similarity) else round(face.similarity, 4),
+            }
+            for face in result.faces
+        ],
+    }
+
+
+def write_json_atomic(path: str | Path, data: dict) -> None:
+    """Write JSON to a temp file beside `path`, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

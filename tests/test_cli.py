@@ -1,0 +1,110 @@
+"""The `sphereapp` command line: exit codes and one-line errors on bad input, and a full run on the demo clip."""
+
+import json
+from pathlib import Path
+
+import av
+
+from sphereapp.cli import main
+from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("sphereapp: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_no_arguments_prints_help(capsys):
+    code, out, _ = run_cli(capsys)
+    assert code == 0 and "run" in out and "gallery" in out
+
+
+def test_missing_video_is_a_one_line_error(capsys, tmp_path, untrained_model_file):
+    code, _, err = run_cli(capsys, "run", tmp_path / "nope.mp4", "-o", tmp_path / "o.mp4", "--model", untrained_model_file)
+    assert code == 2 and "not found" in error_line(err)
+
+
+def test_not_a_video_is_a_one_line_error(capsys, tmp_path, untrained_model_file):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is text, not a video\n")
+    code, _, err = run_cli(capsys, "run", fake, "--gallery", DEMO_GALLERY, "-o", tmp_path / "o.mp4",
+                           "--model", untrained_model_file)
+    assert code == 2 and "notes.mp4" in error_line(err)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_output_folder_missing(capsys, tmp_path, untrained_model_file):
+    code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "no" / "o.mp4", "--model", untrained_model_file)
+    assert code == 2 and "does not exist" in error_line(err)
+
+
+def test_no_model_says_so(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("sphereapp.core.components.default_model_path", lambda: None)
+    code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "o.mp4")
+    assert code == 2 and "--model" in error_line(err)
+
+
+def test_corrupt_model_is_refused(capsys, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00garbage" * 100)
+    code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "o.mp4", "--model", bad)
+    assert code == 2 and "bad.safetensors" in error_line(err)
+
+
+def test_gallery_add_list_rename_remove(capsys, tmp_path, untrained_model_file):
+    store = tmp_path / "g.sqlite"
+    photo = DEMO_GALLERY / "Hiker_in_teal.jpg"
+    code, out, _ = run_cli(capsys, "gallery", "add", "Ada Lovelace", photo, "--gallery", store,
+                           "--model", untrained_model_file)
+    assert code == 0 and "Ada Lovelace" in out
+    code, _, err = run_cli(capsys, "gallery", "add", "Ada Lovelace", photo, "--gallery", store,
+                           "--model", untrained_model_file)
+    assert code == 2 and "already" in error_line(err)
+    code, out, _ = run_cli(capsys, "gallery", "rename", "Ada Lovelace", "Ada", "--gallery", store)
+    assert code == 0
+    code, out, _ = run_cli(capsys, "gallery", "list", "--gallery", store)
+    assert code == 0 and out.splitlines()[0].split("\t")[0] == "Ada"
+    code, _, _ = run_cli(capsys, "gallery", "remove", "Ada", "--gallery", store)
+    code, out, _ = run_cli(capsys, "gallery", "list", "--gallery", store)
+    assert code == 0 and out == ""
+
+
+def test_gallery_add_without_face(capsys, tmp_path, untrained_model_file):
+    import numpy as np
+    from PIL import Image
+
+    blank = tmp_path / "wall.png"
+    Image.fromarray(np.full((120, 100, 3), 128, np.uint8)).save(blank)
+    code, _, err = run_cli(capsys, "gallery", "add", "Nobody", blank, "--gallery", tmp_path / "g.sqlite",
+                           "--model", untrained_model_file)
+    assert code == 2 and "face" in error_line(err)
+
+
+def test_run_on_demo_clip_writes_video_and_json(capsys, tmp_path, untrained_model_file):
+    out, log = tmp_path / "annotated.mp4", tmp_path / "log.json"
+    code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "--gallery", DEMO_GALLERY, "-o", out, "--json", log,
+                           "--model", untrained_model_file, "--threshold", "0.5")
+    assert code == 0, err
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert container.streams.audio, "audio track was dropped"
+        frames = sum(1 for _ in container.decode(video))
+        assert (video.codec_context.name, video.width, video.height) == ("h264", 640, 480)
+    record = json.loads(log.read_text())
+    assert frames == len(record["frames"]) == 105
+    assert record["threshold"] == 0.5 and abs(record["fps"] - 29.97) < 0.01
+    faces = [face for frame in record["frames"] for face in frame["faces"]]
+    assert len(faces) > 105  # several hikers per frame
+    for face in faces:
+        x1, y1, x2, y2 = face["box"]
+        assert x1 < x2 and y1 < y2 and len(face["landmarks"]) == 5
+        assert (face["identity"] is not None) == (face["similarity"] >= 0.5)
+        assert face["identity"] in (None, "Hiker in teal", "Hiker in red cap")
+    assert not list(Path(tmp_path).glob(".*tmp*")), "temp files left behind"

@@ -1,0 +1,94 @@
+"""Pipeline logic with fake detector/embedder: batching, scores kept per face, live re-labelling, JSON records."""
+
+import json
+
+import numpy as np
+
+from sphereapp.core.align import TEMPLATE_112x96
+from sphereapp.core.detect import Detections
+from sphereapp.core.gallery import Gallery
+from sphereapp.core.pipeline import (
+    UNKNOWN_COLOR, FaceResult, Recognizer, batched, frame_log, label_faces, write_json_atomic,
+)
+from sphereapp.core.video import Frame
+
+
+class FakeDetector:
+    """One face per non-blank frame, its landmarks placed on the template so alignment is the identity."""
+
+    def __init__(self):
+        self.calls = []
+
+    def detect(self, images):
+        self.calls.append(len(images))
+        out = []
+        for image in images:
+            if image.max() == 0:
+                out.append(Detections.empty())
+            else:
+                out.append(Detections(np.array([[0, 0, 96, 112]], np.float32), np.array([0.99], np.float32),
+                                      TEMPLATE_112x96[None].astype(np.float32)))
+        return out
+
+
+class FakeEmbedder:
+    """Embedding = unit vector along the crop's dominant colour channel."""
+
+    def __init__(self):
+        self.batches = []
+
+    def embed(self, crops):
+        self.batches.append(len(crops))
+        means = crops.reshape(len(crops), -1, 3).mean(axis=1).astype(np.float32)
+        return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-6)
+
+
+def frame(index, colour):
+    return Frame(index, index / 25, np.full((112, 96, 3), colour, np.uint8))
+
+
+GALLERY = Gallery(["Red", "Green"], [(255, 0, 0), (0, 255, 0)], np.eye(3, dtype=np.float32)[:2])
+
+
+def test_recognise_batches_frames_and_names_faces():
+    detector, embedder = FakeDetector(), FakeEmbedder()
+    recognizer = Recognizer(detector, embedder, GALLERY, threshold=0.9)
+    frames = [frame(0, (200, 0, 0)), frame(1, (0, 0, 0)), frame(2, (0, 180, 0)), frame(3, (0, 0, 200))]
+    results = recognizer.recognise(frames)
+    assert detector.calls == [4] and embedder.batches == [3]  # one detector call, one embedding batch
+    assert [r.index for r in results] == [0, 1, 2, 3]
+    assert [len(r.faces) for r in results] == [1, 0, 1, 1]
+    assert results[0].faces[0].identity == 0 and results[2].faces[0].identity == 1
+    assert results[3].faces[0].identity == -1  # blue: not in the gallery
+    np.testing.assert_allclose(results[0].faces[0].scores, [1.0, 0.0], atol=1e-3)
+    labels = recognizer.labels(results[3])
+    assert labels[0].name is None and labels[0].color == UNKNOWN_COLOR
+    assert recognizer.labels(results[0])[0].name == "Red"
+
+
+def test_label_faces_threshold_is_inclusive_and_relabels():
+    face = FaceResult(np.zeros(4), 0.9, np.zeros((5, 2)), np.array([0.2, 0.5], np.float32))
+    label_faces([face], threshold=0.5)
+    assert (face.identity, face.similarity) == (1, 0.5)
+    label_faces([face], threshold=0.6)
+    assert face.identity == -1 and face.similarity == 0.5
+
+
+def test_empty_gallery_means_unknown_without_score():
+    face = FaceResult(np.zeros(4), 0.9, np.zeros((5, 2)), np.zeros(0, np.float32))
+    label_faces([face], threshold=0.1)
+    assert face.identity == -1 and np.isnan(face.similarity)
+    record = frame_log(type("R", (), {"index": 0, "time": 0.0, "faces": [face]})(), [])
+    assert record["faces"][0]["identity"] is None and record["faces"][0]["similarity"] is None
+
+
+def test_batched_keeps_order_and_remainder():
+    assert [len(b) for b in batched(range(10), 4)] == [4, 4, 2]
+    assert list(batched([], 3)) == []
+
+
+def test_write_json_atomic_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "log.json"
+    write_json_atomic(target, {"a": [1, 2]})
+    assert json.loads(target.read_text()) == {"a": [1, 2]}
+    assert [p.name for p in tmp_path.iterdir()] == ["log.json"]
