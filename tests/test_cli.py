@@ -108,3 +108,33 @@ def test_run_on_demo_clip_writes_video_and_json(capsys, tmp_path, untrained_mode
         assert (face["identity"] is not None) == (face["similarity"] >= 0.5)
         assert face["identity"] in (None, "Hiker in teal", "Hiker in red cap")
     assert not list(Path(tmp_path).glob(".*tmp*")), "temp files left behind"
+
+
+def test_enrol_lfw_photos_and_run_on_a_video_of_them(capsys, tmp_path, shared_data, untrained_model_file):
+    """Real photos end to end: enrol two LFW people, then find the enrolled photo again in an H.264 video.
+
+    Weights are untrained, so only identity of the same photo through H.264 is asserted (cosine near 1), not
+    recognition across photos.
+    """
+    import numpy as np
+
+    from sphereapp.core.images import read_image_rgb
+    from sphereapp.core.video import VideoWriter
+
+    lfw = shared_data / "lfw"
+    bush, blair = lfw / "George_W_Bush" / "George_W_Bush_0001.jpg", lfw / "Tony_Blair" / "Tony_Blair_0001.jpg"
+    store = tmp_path / "g.sqlite"
+    for name, photo in (("George W Bush", bush), ("Tony Blair", blair)):
+        assert run_cli(capsys, "gallery", "add", name, photo, "--gallery", store, "--model", untrained_model_file)[0] == 0
+    video = tmp_path / "lfw.mp4"
+    frames = [read_image_rgb(bush)] * 3 + [np.zeros((160, 160, 3), np.uint8)] + [read_image_rgb(blair)] * 3
+    with VideoWriter(video, 160, 160, 10) as writer:
+        for image in frames:
+            writer.write(image)
+    log = tmp_path / "log.json"
+    code, _, err = run_cli(capsys, "run", video, "--gallery", store, "-o", tmp_path / "out.mp4", "--json", log,
+                           "--model", untrained_model_file, "--threshold", "0.98")
+    assert code == 0, err
+    record = json.loads(log.read_text())
+    names = [[face["identity"] for face in frame["faces"]] for frame in record["frames"]]
+    assert names == [["George W Bush"]] * 3 + [[]] + [["Tony Blair"]] * 3
