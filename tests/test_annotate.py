@@ -1,5 +1,6 @@
 """identity_color and draw_faces: stable colours, boxes and tags that stay readable and in bounds."""
 
+import colorsys
 import os
 import subprocess
 import sys
@@ -141,3 +142,23 @@ def test_pillow_default_font_is_the_fallback(no_truetype_font):
     x1, y1, x2, y2 = extent(mask_of(out[:146], (255, 0, 255)))
     assert y2 - y1 >= 10
     assert mask_of(out[y1:y2, x1:x2], (255, 255, 255)).any()  # white text on the dark magenta tag
+
+
+def hue(color):
+    return colorsys.rgb_to_hsv(*(np.array(color) / 255))[0]
+
+
+def min_hue_gap(colors):
+    hues = np.array([hue(color) for color in colors])
+    gaps = np.abs(hues[:, None] - hues[None, :])
+    return (np.minimum(gaps, 1 - gaps) + np.eye(len(hues))).min()
+
+
+@pytest.mark.parametrize("count, at_least", [(10, 0.065), (16, 0.04)])
+def test_colours_given_the_taken_ones_stay_apart_in_hue(count, at_least):
+    taken = []
+    for name in NAMES[:count]:
+        taken.append(identity_color(name, taken))
+    assert min_hue_gap(taken) >= at_least  # up to 10 people: MIN_HUE_GAP (less int rounding)
+    assert min_hue_gap([identity_color(name) for name in NAMES[:count]]) < 0.01  # what hashing alone gives
+    assert taken[0] == identity_color(NAMES[0])  # the first pick is the name's own colour

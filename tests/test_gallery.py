@@ -142,7 +142,7 @@ def test_names_are_trimmed_and_must_be_new_and_non_empty(store_path):
 
 
 def test_rename_keeps_colour_and_remove_deletes(store_path, monkeypatch):
-    monkeypatch.setattr(gallery_module, "identity_color", lambda name: (len(name), 0, 0))
+    monkeypatch.setattr(gallery_module, "identity_color", lambda name, taken=(): (len(name), 0, 0))
     with GalleryStore(store_path) as store:
         add_person(store, "Ada", 1)
         add_person(store, "Bob", 2)

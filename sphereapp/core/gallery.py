@@ -152,7 +152,8 @@ class GalleryStore:
         self._conn.close()
 
     def add(self, name: str, crop: np.ndarray, embedding: np.ndarray, model_id: str, source: str = "") -> Identity:
-        """Store a new identity; its colour is fixed now (from the name) and kept across renames."""
+        """Store a new identity; its colour is fixed now (from the name, apart from the others') and kept across
+        renames."""
         name = clean_name(name)
         crop = np.ascontiguousarray(crop)
         if crop.shape != (112, 96, 3) or crop.dtype != np.uint8:
@@ -160,9 +161,10 @@ class GalleryStore:
         embedding = np.asarray(embedding, dtype=np.float32)
         if embedding.ndim != 1:
             raise ValueError(f"expected a (D,) embedding, got shape {embedding.shape}")
-        color = identity_color(name)
         with self._transaction() as conn:
             self._require_free(conn, name)
+            taken = [_parse_color(text) for (text,) in conn.execute("SELECT color FROM identities")]
+            color = identity_color(name, taken)
             cursor = conn.execute(
                 "INSERT INTO identities (name, color, crop, embedding, dim, model_id, source, created)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -340,7 +342,10 @@ class Gallery:
             embeddings.append(enrolment.embedding)
         if not names:
             raise InputError(f"no face could be enrolled from the {len(photos)} photos in '{folder}'")
-        return cls(names, [identity_color(name) for name in names], np.stack(embeddings).astype(np.float32))
+        colors: list[Color] = []
+        for name in names:
+            colors.append(identity_color(name, colors))
+        return cls(names, colors, np.stack(embeddings).astype(np.float32))
 
 
 def open_gallery(spec: str | Path, enroller: Enroller, embedder: Embedder) -> Gallery:
