@@ -16,6 +16,8 @@ EXAMPLES = """examples:
       --aligned-glob 'glint_*'
   sphereapp-train fit --config configs/small_sphereface20_asoftmax.toml --data data/small --out runs/small
   sphereapp-train fit --config configs/small_sphereface20_asoftmax.toml --data data/small --out runs/small --resume
+  sphereapp-train teacher data/small        # dlib teacher embeddings for distillation (pip install '.[teacher]')
+  sphereapp-train export-onnx --weights runs/small/embedder.safetensors -o sphereface20.onnx
 """
 
 
@@ -31,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the prepare, fit and eval subcommands."""
+    """The argument parser with the prepare, fit, eval, export-onnx and teacher subcommands."""
     parser = argparse.ArgumentParser(
         prog="sphereapp-train", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Prepare face training data, train SphereFace embedders, evaluate them.")
@@ -39,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prepare(commands)
     _add_fit(commands)
     _add_eval(commands)
+    _add_export(commands)
+    _add_teacher(commands)
     return parser
 
 
@@ -92,6 +96,18 @@ def _add_eval(commands) -> None:
     p = commands.add_parser("eval", help="evaluate a model on LFW (not available yet)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(run=_eval_unavailable)
+
+
+def _add_export(commands) -> None:
+    from training.export import add_export_parser
+
+    add_export_parser(commands)
+
+
+def _add_teacher(commands) -> None:
+    from training.teacher_targets import add_teacher_parser
+
+    add_teacher_parser(commands, _positive_int)
 
 
 def _positive_int(text: str) -> int:

@@ -24,10 +24,14 @@ class ModelConfig:
 
 @dataclass
 class HeadConfig:
-    """The classification head (loss), by its registry name, with its keyword arguments."""
+    """The classification head (loss), by its registry name, with its keyword arguments.
+
+    `shard_classes`: under torchrun, split SphereFace2's classes over the processes (model parallelism).
+    """
 
     name: str = "asoftmax"
     params: dict = field(default_factory=dict)
+    shard_classes: bool = False
 
 
 @dataclass
@@ -159,6 +163,8 @@ def validate(config: TrainConfig) -> None:
         (config.schedule.kind in SCHEDULE_KINDS, f"schedule.kind must be one of {', '.join(SCHEDULE_KINDS)}"),
         (config.amp_dtype in AMP_DTYPES, f"amp_dtype must be one of {', '.join(AMP_DTYPES)}"),
         (config.iterations > 0, "iterations must be positive"),
+        (not config.head.shard_classes or config.head.name == "sphereface2",
+         "head.shard_classes needs head.name = \"sphereface2\" (only its loss splits over classes)"),
         (config.data.batch_size > 0, "data.batch_size must be positive"),
         (config.data.num_workers >= 0, "data.num_workers must be 0 or more"),
         (config.data.samples_per_class > 0, "data.samples_per_class must be positive"),

@@ -41,6 +41,7 @@ from training.config import ScheduleConfig, TeacherConfig, TrainConfig, config_t
 from training.data import BatchPlan, PreparedFaces
 from training.evaluation import read_lfw_pairs
 from training.heads import HeadOutput, build_head
+from training.heads.sphereface2_sharded import ShardedSphereFace2
 from training.lfw_probe import PairsProbe, ProbeResult
 
 MODEL_NAME = "embedder.safetensors"
@@ -151,8 +152,12 @@ class _Run:
         self.dataset = PreparedFaces(data_dir)
         self.teacher = _load_teacher(config.teacher, len(self.dataset))
         backbone = build_model(config.model.backbone, embedding_size=config.model.embedding_size)
-        head = build_head(config.head.name, config.model.embedding_size, self.dataset.num_classes,
-                          **config.head.params)
+        self.sharded = config.head.shard_classes and self.process.world_size > 1
+        if self.sharded:
+            head = ShardedSphereFace2(config.model.embedding_size, self.dataset.num_classes, **config.head.params)
+        else:
+            head = build_head(config.head.name, config.model.embedding_size, self.dataset.num_classes,
+                              **config.head.params)
         self.trainee = _Trainee(backbone, head).to(self.device)
         if config.channels_last:
             self.trainee = self.trainee.to(memory_format=torch.channels_last)
@@ -168,8 +173,7 @@ class _Run:
 
         self.network: nn.Module = self.trainee
         if self.process.world_size > 1:
-            self.network = nn.parallel.DistributedDataParallel(
-                self.trainee, device_ids=[self.device] if self.device.type == "cuda" else None)
+            self.network = _data_parallel(self.trainee, self.device, self.sharded)
         if config.compile:
             self.network = torch.compile(self.network)
         plan = BatchPlan(self.dataset.labels, config.data.batch_size, config.seed, start_batch=self.start,
@@ -199,7 +203,8 @@ class _Run:
         c = self.config
         self.print(f"training {c.model.backbone} + {c.head.name} on {len(self.dataset)} images of "
                    f"{self.dataset.num_classes} people, {describe_device(self.device)}, "
-                   f"{self.process.world_size} process(es), iterations {self.start}..{end}")
+                   f"{self.process.world_size} process(es){', classes sharded over them' if self.sharded else ''}, "
+                   f"iterations {self.start}..{end}")
 
     def step(self, iteration: int) -> float:
         """One SGD iteration (0-based `iteration`) and the per-iteration LR update; returns the LR it used."""
@@ -226,12 +231,21 @@ class _Run:
     def save(self, iteration: int) -> None:
         """Atomic checkpoint of every state (RNG states of all processes), written by the main process."""
         rng = _gather(capture_rng_states(self.generator), self.process)
+        states = self._head_and_optimizer_states()
         if self.process.is_main:
+            head_state, optimizer_state = states
             save_checkpoint(self.checkpoint_path, {
                 "iteration": iteration, "model": self.trainee.backbone.state_dict(),
-                "head": self.trainee.head.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "head": head_state, "optimizer": optimizer_state,
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "rng": rng,
                 "config": config_to_dict(self.config)})
+
+    def _head_and_optimizer_states(self) -> tuple[dict, dict] | None:
+        """What to checkpoint of the head and the optimizer; a sharded head's classes are gathered to the
+        main process (None elsewhere), so the checkpoint holds what an unsharded run would."""
+        if self.sharded:
+            return self.trainee.head.full_states(self.optimizer)
+        return self.trainee.head.state_dict(), self.optimizer.state_dict()
 
     def evaluate(self, iteration: int) -> ProbeResult | None:
         """LFW 10-fold accuracy now (None without an LFW folder); the backbone returns to training mode."""
@@ -267,8 +281,11 @@ class _Run:
     def _restore(self, checkpoint: dict) -> int:
         """Load every state from a checkpoint; returns the number of iterations already done."""
         self.trainee.backbone.load_state_dict(checkpoint["model"])
-        self.trainee.head.load_state_dict(checkpoint["head"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        head_state, optimizer_state = checkpoint["head"], checkpoint["optimizer"]
+        if self.sharded:
+            head_state, optimizer_state = self.trainee.head.local_states(head_state, optimizer_state, self.optimizer)
+        self.trainee.head.load_state_dict(head_state)
+        self.optimizer.load_state_dict(optimizer_state)
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.scaler.load_state_dict(checkpoint["scaler"])
         rng = checkpoint["rng"]
@@ -290,6 +307,14 @@ def _init_process_group() -> _Process:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return _Process(dist.get_rank(), dist.get_world_size())
+
+
+def _data_parallel(trainee: _Trainee, device: torch.device, sharded: bool) -> nn.Module:
+    """DDP over the whole trainee; with a class-sharded head, over the backbone only (each rank's W differs)."""
+    ids = [device] if device.type == "cuda" else None
+    if sharded:
+        return _Trainee(nn.parallel.DistributedDataParallel(trainee.backbone, device_ids=ids), trainee.head)
+    return nn.parallel.DistributedDataParallel(trainee, device_ids=ids)
 
 
 def _training_device(choice: str, process: _Process) -> torch.device:
@@ -398,7 +423,7 @@ class _MetricsLog:
         self.loss += output.loss.detach().float()
         if distill is not None:
             self.distill += distill.detach().float()
-        self.correct += (output.logits.argmax(1) == labels).sum()
+        self.correct += (output.predictions() == labels).sum()
         self.count += len(labels)
         self.iterations += 1
 

@@ -9,10 +9,19 @@ from torch import Tensor, nn
 
 @dataclass(frozen=True)
 class HeadOutput:
-    """What a head returns: the scalar training loss and the (N, C) logits it was computed from (detached)."""
+    """What a head returns: the scalar training loss and the (N, C) logits it was computed from (detached).
+
+    A head whose logits do not cover every class of every row (a class-sharded head) sets `predicted`,
+    the (N,) predicted class of each of its input rows.
+    """
 
     loss: Tensor
     logits: Tensor
+    predicted: Tensor | None = None
+
+    def predictions(self) -> Tensor:
+        """(N,) predicted class per input row: `predicted` when set, else the argmax of the logits."""
+        return self.logits.argmax(1) if self.predicted is None else self.predicted
 
 
 class ClassifierHead(nn.Module):
