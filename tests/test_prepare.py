@@ -50,6 +50,10 @@ def test_prepare_detects_aligns_and_skips_faceless(face_tree, tmp_path):
     assert crops.shape == (6, 112, 96, 3) and crops.dtype == np.uint8
     # An aligned face fills the crop: no black border from warping outside the image, and real texture.
     assert all(crop.std() > 25 and (crop.sum(axis=2) == 0).mean() < 0.05 for crop in crops)
+    boxes = np.load(tmp_path / "out" / prepare_module.BOXES_NAME)  # the chosen face in each 160x160 source image
+    assert boxes.shape == (6, 4) and boxes.dtype == np.float32
+    assert (boxes >= 0).all() and (boxes <= 160).all() and (boxes[:, 2:] - boxes[:, :2] > 50).all()
+    assert (np.abs((boxes[:, :2] + boxes[:, 2:]) / 2 - 80) < 20).all()  # LFW faces are centred
     assert len(PreparedFaces(tmp_path / "out")) == 6
     assert not (tmp_path / "out" / prepare_module.WORK_DIR).exists()
 
@@ -101,6 +105,7 @@ def test_aligned_folders_are_centre_cropped(tmp_path):
     assert summary["aligned_input_images"] == 2
     crops = np.load(tmp_path / "out" / "crops.npy")
     assert np.array_equal(crops[0], big[:, 8:104]) and np.array_equal(crops[1], exact)
+    assert np.isnan(np.load(tmp_path / "out" / prepare_module.BOXES_NAME)).all()  # aligned input: no box
 
 
 def test_exclusion_names_are_normalised(tmp_path):

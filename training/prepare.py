@@ -1,7 +1,9 @@
 """`sphereapp-train prepare`: a folder-per-identity image tree -> aligned 112x96 crops for training.
 
-Output in DST: `crops.npy` uint8 (N,112,96,3), `list.tsv` (index, source path, label, identity) and
-`summary.json`. Work in progress lives in DST/.prepare-work (the crops so far and a status per image), so
+Output in DST: `crops.npy` uint8 (N,112,96,3), `list.tsv` (index, source path, label, identity),
+`boxes.npy` float32 (N,4) (the chosen face's detector box x1,y1,x2,y2 in the source image; NaN for
+already-aligned input, which is not detected) and `summary.json`. Work in progress lives in
+DST/.prepare-work (the crops and boxes so far and a status per image), so
 an interrupted run continues where it stopped when started again with the same arguments.
 
 Images are either detected (MTCNN; the largest, most central face) and aligned to the SphereFace template,
@@ -34,6 +36,7 @@ from training.data import CROPS_NAME, LIST_NAME, SUMMARY_NAME, ListEntry, write_
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 WORK_DIR = ".prepare-work"
+BOXES_NAME = "boxes.npy"
 PENDING, DONE, NO_FACE, UNREADABLE = -1, 1, 0, 2
 CHUNK = 64  # images per detector call and per progress flush
 CROP_SHAPE = (*CROP_SIZE, 3)
@@ -125,20 +128,27 @@ def aligned_crop(image: np.ndarray) -> np.ndarray:
     return center_crop_112x112(image)
 
 
-def detect_and_align(images: Sequence[np.ndarray], detector: FaceDetector) -> list[np.ndarray | None]:
-    """The chosen face of each image aligned to 112x96, or None where no face is found."""
-    crops: list[np.ndarray | None] = []
+def primary_detections(images: Sequence[np.ndarray],
+                       detector: FaceDetector) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """(box (4,), landmarks (5,2)) of the chosen face of each image, or None where no face is found."""
+    chosen: list[tuple[np.ndarray, np.ndarray] | None] = []
     for image, detections in zip(images, detector.detect(images)):
         if len(detections) == 0:
-            crops.append(None)
+            chosen.append(None)
             continue
         face = primary_face(detections.boxes, image.shape[:2])
-        crops.append(align_face(image, detections.landmarks[face]))
-    return crops
+        chosen.append((detections.boxes[face], detections.landmarks[face]))
+    return chosen
+
+
+def detect_and_align(images: Sequence[np.ndarray], detector: FaceDetector) -> list[np.ndarray | None]:
+    """The chosen face of each image aligned to 112x96, or None where no face is found."""
+    return [None if face is None else align_face(image, face[1])
+            for image, face in zip(images, primary_detections(images, detector))]
 
 
 class _Job:
-    """The resumable work folder: job.json (what is being prepared), crops.npy and status.npy (one per image)."""
+    """The resumable work folder: job.json (what is being prepared); crops, boxes and status, one per image."""
 
     def __init__(self, dst: Path, src: Path, candidates: list[Candidate]):
         self.dst = dst
@@ -146,6 +156,7 @@ class _Job:
         self.work = dst / WORK_DIR
         self.candidates = candidates
         self.crops = np.load(self.work / CROPS_NAME, mmap_mode="r+")
+        self.boxes = np.load(self.work / BOXES_NAME, mmap_mode="r+")
         self.status = np.load(self.work / "status.npy", mmap_mode="r+")
 
     @classmethod
@@ -164,10 +175,14 @@ class _Job:
             status[:] = PENDING
             status.flush()
             job_file.write_text(json.dumps(job_key), encoding="utf-8")  # written last: the job is complete
+        if not (work / BOXES_NAME).is_file():  # also for a job begun before boxes were kept: those stay unknown
+            boxes = np.lib.format.open_memmap(work / BOXES_NAME, "w+", np.float32, (len(candidates), 4))
+            boxes[:] = np.nan
+            boxes.flush()
         return cls(dst, src, candidates)
 
     def run(self, options: PrepareOptions) -> None:
-        """Process the pending images chunk by chunk; crops are flushed before their status says done."""
+        """Process the pending images chunk by chunk; crops and boxes are flushed before their status says done."""
         pending = np.flatnonzero(self.status == PENDING)
         detector: FaceDetector | None = None
         bar = tqdm(total=len(self.candidates), initial=len(self.candidates) - len(pending), unit="img",
@@ -182,32 +197,34 @@ class _Job:
                     detector = FaceDetector(DetectorConfig(min_face_size=options.min_face_size),
                                             resolve_device(options.device))
                 codes = np.empty(len(chunk), np.int8)
-                for k, (i, crop) in enumerate(zip(chunk, self._crops_for(chunk, images, detector))):
-                    codes[k] = UNREADABLE if images[k] is None else NO_FACE if crop is None else DONE
-                    if crop is not None:
-                        self.crops[i] = crop
+                for k, (i, face) in enumerate(zip(chunk, self._faces_for(chunk, images, detector))):
+                    codes[k] = UNREADABLE if images[k] is None else NO_FACE if face is None else DONE
+                    if face is not None:
+                        self.crops[i], self.boxes[i] = face
                 self.crops.flush()
+                self.boxes.flush()
                 self.status[chunk] = codes
                 self.status.flush()
                 bar.update(len(chunk))
 
-    def _crops_for(self, chunk: np.ndarray, images: list[np.ndarray | None],
-                   detector: FaceDetector | None) -> list[np.ndarray | None]:
-        """Crop per image of the chunk: centre-cropped when aligned, else detected and aligned (None: none)."""
-        crops: list[np.ndarray | None] = [None] * len(chunk)
+    def _faces_for(self, chunk: np.ndarray, images: list[np.ndarray | None],
+                   detector: FaceDetector | None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """(crop, box) per image of the chunk: centre-cropped with a NaN box when aligned, else detected and
+        aligned (None: no face)."""
+        faces: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(chunk)
         to_detect = []
         for k, (i, image) in enumerate(zip(chunk, images)):
             if image is not None and self.candidates[i].aligned:
-                crops[k] = aligned_crop(image)
+                faces[k] = aligned_crop(image), np.full(4, np.nan, np.float32)
             elif image is not None:
                 to_detect.append(k)
         if to_detect:
-            for k, crop in zip(to_detect, detect_and_align([images[k] for k in to_detect], detector)):
-                crops[k] = crop
-        return crops
+            for k, face in zip(to_detect, primary_detections([images[k] for k in to_detect], detector)):
+                faces[k] = None if face is None else (align_face(images[k], face[1]), face[0])
+        return faces
 
     def finish(self, excluded: list[str]) -> dict:
-        """Copy the kept crops into DST/crops.npy, write list.tsv and summary.json, remove the work folder."""
+        """Copy the kept crops and boxes into DST, write list.tsv and summary.json, remove the work folder."""
         candidates = self.candidates
         kept = np.flatnonzero(self.status == DONE)
         if len(kept) == 0:
@@ -221,6 +238,10 @@ class _Job:
         out.flush()
         del out
         os.replace(tmp, self.dst / CROPS_NAME)
+        tmp = self.dst / f".{BOXES_NAME}.tmp"
+        with tmp.open("wb") as handle:
+            np.save(handle, np.asarray(self.boxes[kept], np.float32))
+        os.replace(tmp, self.dst / BOXES_NAME)
         write_list(self.dst / LIST_NAME, [ListEntry(row, candidates[i].path, label_of[candidates[i].identity],
                                                     candidates[i].identity) for row, i in enumerate(kept)])
         summary = {
@@ -235,7 +256,7 @@ class _Job:
             "job": json.loads((self.work / "job.json").read_text(encoding="utf-8")),
         }
         (self.dst / SUMMARY_NAME).write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        del self.crops, self.status
+        del self.crops, self.boxes, self.status
         shutil.rmtree(self.work)
         print(f"prepared {summary['images']} crops of {summary['people']} people in '{self.dst}' "
               f"({summary['skipped_faceless']} without a face, {summary['skipped_unreadable']} unreadable, "

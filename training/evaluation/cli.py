@@ -13,6 +13,7 @@ from training.evaluation.lfw import read_lfw_pairs
 from training.evaluation.metrics import VerificationReport, plot_roc
 from training.evaluation.pairs import VerificationPairs, read_pairs_csv
 from training.lfw_probe import PairsProbe
+from training.teacher_eval import add_lfw_teacher_parser
 
 
 def add_eval_parser(commands: argparse._SubParsersAction) -> None:
@@ -33,6 +34,7 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--cache", type=Path, help="aligned-crop cache file (default: beside the pair list)")
         sub.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
         sub.set_defaults(run=run_eval)
+    add_lfw_teacher_parser(protocols)
 
 
 def run_eval(args: argparse.Namespace) -> int:

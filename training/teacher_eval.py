@@ -1,0 +1,86 @@
+"""`sphereapp-train eval lfw-teacher`: the dlib teacher on LFW View 2 with our 10-fold protocol.
+
+Features are dlib's plain 128-d descriptors (dlib's own protocol; no flip concatenation), of the face MTCNN
+finds in each 160x160 LFW crop; scored by `evaluate_pairs` (wy1iu evaluation.m: per-fold mean subtraction,
+cosine, threshold from the other 9 folds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sphereapp.core.detect import FaceDetector
+from sphereapp.core.device import resolve_device
+from training.evaluation import VerificationPairs, VerificationReport, evaluate_pairs
+from training.evaluation.lfw import read_lfw_pairs
+from training.teacher import TEACHER_NAME, DlibTeacher, embed_files
+
+CHUNK = 64
+
+
+def subsample_pairs(pairs: VerificationPairs, per_fold: int) -> VerificationPairs:
+    """The first per_fold/2 same and per_fold/2 different pairs of every fold (a quick check; order kept)."""
+    keep = []
+    for fold in np.unique(pairs.folds):
+        for same in (True, False):
+            keep += list(np.flatnonzero((pairs.folds == fold) & (pairs.same == same))[:per_fold // 2])
+    keep = sorted(keep)
+    return VerificationPairs([pairs.pairs[i] for i in keep], pairs.same[keep], pairs.folds[keep])
+
+
+def evaluate_teacher(pairs: VerificationPairs, teacher: DlibTeacher, detector: FaceDetector,
+                     workers: int = 2) -> tuple[VerificationReport, dict]:
+    """The teacher's verification report on `pairs`, and timing / detection facts."""
+    facts = {"images": 0, "no_face_found": 0, "seconds": 0.0}
+
+    def features_for(paths: list[Path]) -> np.ndarray:
+        started, parts = time.perf_counter(), []
+        for start in tqdm(range(0, len(paths), CHUNK), desc="teacher", unit="chunk"):
+            embeddings, fallbacks = embed_files(paths[start:start + CHUNK], teacher, detector, workers=workers)
+            parts.append(embeddings)
+            facts["no_face_found"] += fallbacks
+        facts.update(images=len(paths), seconds=time.perf_counter() - started)
+        return np.concatenate(parts)
+
+    report = evaluate_pairs(pairs.pairs, pairs.same, pairs.folds, features_for)
+    facts["seconds_per_image"] = facts["seconds"] / max(1, facts["images"])
+    return report, facts
+
+
+def add_lfw_teacher_parser(protocols: argparse._SubParsersAction) -> None:
+    """Register the `lfw-teacher` protocol of `eval`."""
+    p = protocols.add_parser("lfw-teacher", help="the dlib distillation teacher on LFW View 2 (needs '.[teacher]')",
+                             description="dlib's plain 128-d descriptor of the MTCNN face of each LFW image, "
+                                         "scored with the same 10-fold protocol as 'eval lfw'.")
+    p.add_argument("--lfw", type=Path, required=True, help="LFW folder (<name>/<name>_NNNN.jpg)")
+    p.add_argument("--pairs", type=Path, help="pairs.txt (default: LFW_DIR/pairs.txt)")
+    p.add_argument("--pairs-per-fold", type=int, metavar="N",
+                   help="only the first N/2 same and N/2 different pairs of each fold (a quick check)")
+    p.add_argument("--json", type=Path, metavar="OUT.json", help="write the report as JSON")
+    p.add_argument("--device", default="auto", help="face detector device: auto, cpu, cuda (default: auto)")
+    p.add_argument("--workers", type=int, default=2, help="image-decoding threads (default: 2)")
+    p.set_defaults(run=run_lfw_teacher)
+
+
+def run_lfw_teacher(args: argparse.Namespace) -> int:
+    pairs = read_lfw_pairs(args.pairs or args.lfw / "pairs.txt", args.lfw)
+    if args.pairs_per_fold:
+        pairs = subsample_pairs(pairs, args.pairs_per_fold)
+    teacher = DlibTeacher()
+    report, facts = evaluate_teacher(pairs, teacher, FaceDetector(device=resolve_device(args.device)), args.workers)
+    tar = ", ".join(f"TAR@FAR={far}: {value:.4f}" for far, value in report.tar_at_far.items())
+    print(f"{TEACHER_NAME}: accuracy {100 * report.accuracy:.2f}% ± {100 * report.std:.2f} (10-fold, "
+          f"{report.n_pairs} pairs); {tar}; AUC {report.auc:.4f}; EER {report.eer:.4f}; best threshold "
+          f"{report.threshold:.3f}; {facts['seconds_per_image']:.3f} s/image over {facts['images']} images "
+          f"({facts['no_face_found']} without a detected face: assumed it fills the image)")
+    if args.json:
+        data = json.loads(report.to_json())
+        data.update(teacher=TEACHER_NAME, features="plain 128-d descriptor", **facts)
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return 0
