@@ -30,6 +30,14 @@ from sphereapp.core.gallery import (
 )
 from sphereapp.core.images import read_image_rgb
 
+def progressive_colors(names):
+    """The colours a gallery gives people enrolled in this order: each apart from the ones before it."""
+    colors = []
+    for name in names:
+        colors.append(identity_color(name, colors))
+    return colors
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Fakes
 
@@ -203,7 +211,7 @@ def test_snapshot_from_store_uses_current_model(store_path):
         snapshot = Gallery.from_store(store, embedder)
     assert len(empty) == 0 and empty.embeddings.shape == (0, 4)
     assert snapshot.names == ["Ada", "Bob"]
-    assert snapshot.colors == [identity_color("Ada"), identity_color("Bob")]
+    assert snapshot.colors == progressive_colors(["Ada", "Bob"])
     assert snapshot.embeddings.dtype == np.float32
     np.testing.assert_allclose(snapshot.embeddings, embedder.embed(np.stack([random_crop(1), random_crop(2)])),
                                rtol=1e-6)
@@ -431,6 +439,21 @@ def test_single_face_has_no_warning_and_no_face_raises(tmp_path):
     assert_one_line(none)
 
 
+def test_find_faces_then_enrol_the_face_the_user_picks(tmp_path):
+    boxes = [(176, 122, 224, 178), (0, 0, 96, 112)]
+    path = photo_with_faces(tmp_path / "pair.png", boxes)
+    enroller = Enroller(FixedDetector(detections(*boxes)), FakeEmbedder())
+    image, found = enroller.find_faces(path)
+    assert image.shape == (300, 400, 3) and len(found.boxes) == 2
+    picked = enroller.enrol_face(image, found.boxes[0], found.landmarks[0])  # not the largest
+    np.testing.assert_array_equal(picked.box, boxes[0])
+    np.testing.assert_array_equal(picked.crop[56, 48], FACE_COLOURS[0])
+    assert (picked.n_faces, picked.warnings) == (1, [])
+    np.testing.assert_allclose(picked.embedding, FakeEmbedder().embed(picked.crop[None])[0], rtol=1e-6)
+    with pytest.raises(NoFaceError, match="pair.png"):
+        Enroller(FixedDetector(detections()), FakeEmbedder()).find_faces(path)
+
+
 def test_enrol_into_store(tmp_path, store_path):
     box = (100, 50, 196, 162)
     path = photo_with_faces(tmp_path / "ada.png", [box])
@@ -458,7 +481,7 @@ def test_gallery_from_folder_names_people_after_files(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="sphereapp.core.gallery"):
         snapshot = Gallery.from_folder(folder, Enroller(WholeImageDetector(), FakeEmbedder()))
     assert snapshot.names == ["Ada Lovelace", "Grace Hopper", "Zoë Ünïcode", "张 伟"]
-    assert snapshot.colors == [identity_color(name) for name in snapshot.names]
+    assert snapshot.colors == progressive_colors(snapshot.names)
     assert snapshot.embeddings.shape == (4, 4) and snapshot.embeddings.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(snapshot.embeddings, axis=1), 1.0, rtol=1e-6)
     skipped = " ".join(record.getMessage() for record in caplog.records)

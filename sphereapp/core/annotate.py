@@ -19,7 +19,6 @@ Color = tuple[int, int, int]
 
 UNKNOWN_COLOR: Color = (160, 160, 160)  # grey is reserved for unknown faces; identity colours are never grey
 GOLDEN_RATIO_CONJUGATE = 0.6180339887498949
-MIN_HUE_GAP = 0.07  # ~25 degrees: two identities closer than this in hue are hard to tell apart
 HUE_CANDIDATES = 32
 MIN_LUMA = 0.5  # identity colours are lifted towards white up to this Rec. 601 luma, to read on dark video
 FONT_FILE = "DejaVuSans.ttf"
@@ -45,22 +44,19 @@ class _Style:
 
 
 def identity_color(name: str, taken: Sequence[Color] = ()) -> Color:
-    """Stable RGB colour for a name, saturated, bright, never grey, and apart in hue from the `taken` colours.
+    """Stable RGB colour for a name, saturated, bright, never grey, and far in hue from the `taken` colours.
 
-    The hue starts from sha256(name); while it is closer than MIN_HUE_GAP to a taken hue, it steps by the golden
-    ratio (at most HUE_CANDIDATES tries, else the candidate farthest from all taken hues).
+    The hue starts from sha256(name); with colours already taken it is the one of HUE_CANDIDATES golden-ratio steps
+    from there that is farthest from every taken hue (so 2 people get clearly different colours, 10 stay apart).
     """
     digest = hashlib.sha256(name.encode("utf-8")).digest()
     first_hue = int.from_bytes(digest[:4], "big") * GOLDEN_RATIO_CONJUGATE
-    taken_hues = np.array([colorsys.rgb_to_hsv(*(np.array(color) / 255))[0] for color in taken])
     candidates = (first_hue + np.arange(HUE_CANDIDATES) * GOLDEN_RATIO_CONJUGATE) % 1.0
-    if taken_hues.size:
+    hue = candidates[0]
+    if taken:
+        taken_hues = np.array([colorsys.rgb_to_hsv(*(np.array(color) / 255))[0] for color in taken])
         gap = np.abs(candidates[:, None] - taken_hues[None, :])
-        nearest = np.minimum(gap, 1.0 - gap).min(axis=1)
-        free = np.flatnonzero(nearest >= MIN_HUE_GAP)
-        hue = candidates[free[0]] if free.size else candidates[int(np.argmax(nearest))]
-    else:
-        hue = candidates[0]
+        hue = candidates[int(np.argmax(np.minimum(gap, 1.0 - gap).min(axis=1)))]
     saturation = 0.8 + 0.2 * digest[4] / 255
     rgb = np.array(colorsys.hsv_to_rgb(hue, saturation, 1.0))
     luma = _luma(rgb)
