@@ -1,4 +1,4 @@
-"""`sphereapp` command line: run, demo, gallery (and the GUI when it exists)."""
+"""`sphereapp` command line: run, demo, gallery; without a command it opens the desktop app."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sphereapp import __version__
 from sphereapp.core.errors import SphereappError
 
 log = logging.getLogger("sphereapp")
+
+COMMANDS = ("run", "demo", "gallery")
+APP_USAGE = "sphereapp [VIDEO] [--gallery FILE] [--model WEIGHTS]"
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sphereapp",
         description="Open-set face recognition in video with SphereFace: every face boxed in its person's colour, "
         "or marked unknown.",
+        epilog=f"Without a COMMAND, sphereapp opens the desktop app: {APP_USAGE}",
     )
     parser.add_argument("--version", action="version", version=f"sphereapp {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
@@ -74,19 +79,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sphereapp", usage=APP_USAGE,
+        description=f"Open the desktop app. Commands ({', '.join(COMMANDS)}): see sphereapp --help.",
+    )
+    parser.add_argument("video", nargs="?", help="a video to open")
+    add_gallery_option(parser, "gallery store file (.sqlite) to show and edit; default: your gallery")
+    parser.add_argument("--model", metavar="WEIGHTS", help="embedder weights for this session (default: the settings')")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    return parser
+
+
+def opens_app(argv: Sequence[str]) -> bool:
+    """No COMMAND (nor --help/--version) first: `sphereapp`, `sphereapp VIDEO`, `sphereapp --gallery G` open the app."""
+    rest = [arg for arg in argv if arg not in ("-v", "--verbose")]
+    return not rest or rest[0] not in (*COMMANDS, "-h", "--help", "--version")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    app = opens_app(argv)
+    parser = build_app_parser() if app else build_parser()
+    args, unknown = parser.parse_known_args(argv) if app else (parser.parse_args(argv), [])
+    if app and args.video and not Path(args.video).exists():
+        parser.error(f"'{args.video}' is neither a video file nor a command ({', '.join(COMMANDS)})")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s", stream=sys.stderr
     )
-    if args.command is None:
-        parser.print_help()
-        return 0
-    from sphereapp import commands
-
-    handler = {"run": commands.run, "demo": commands.demo, "gallery": commands.gallery}[args.command]
     try:
+        if app:
+            from sphereapp.gui.app import main as run_app
+
+            return run_app(args.video, args.gallery, args.model)
+        from sphereapp import commands
+
+        handler = {"run": commands.run, "demo": commands.demo, "gallery": commands.gallery}[args.command]
         return handler(args)
     except SphereappError as error:
         print(f"sphereapp: error: {error}", file=sys.stderr)
@@ -94,4 +124,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sphereapp: interrupted; nothing was written", file=sys.stderr)
         return 130
-

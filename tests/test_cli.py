@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import av
+import pytest
 
 from sphereapp.cli import main
 from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
@@ -21,9 +22,29 @@ def error_line(err: str) -> str:
     return lines[0]
 
 
-def test_no_arguments_prints_help(capsys):
-    code, out, _ = run_cli(capsys)
-    assert code == 0 and "run" in out and "gallery" in out
+def test_help_lists_commands_and_the_app(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "run" in out and "gallery" in out and "desktop app" in out
+
+
+def test_without_a_command_the_app_opens(monkeypatch, tmp_path):
+    opened = []
+    monkeypatch.setattr("sphereapp.gui.app.main", lambda *args: opened.append(args) or 0)
+    assert main([]) == 0
+    assert main([str(DEMO_VIDEO), "--gallery", str(tmp_path / "g.sqlite")]) == 0
+    assert main(["--gallery", "g.sqlite", "--model", "m.safetensors"]) == 0
+    assert opened == [(None, None, None), (str(DEMO_VIDEO), str(tmp_path / "g.sqlite"), None),
+                      (None, "g.sqlite", "m.safetensors")]
+
+
+def test_a_typo_in_a_command_is_not_taken_for_a_video(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["rn", "clip.mp4"])
+    assert exit_.value.code == 2
+    assert "neither a video file nor a command" in capsys.readouterr().err
 
 
 def test_missing_video_is_a_one_line_error(capsys, tmp_path, untrained_model_file):

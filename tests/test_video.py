@@ -14,6 +14,7 @@ from sphereapp.core.video import VideoReader, VideoWriter, probe, rotate_image
 
 WIDTH, HEIGHT, FPS, N_FRAMES = 64, 48, 25, 20
 SAMPLE_RATE = 44100
+DEMO_VIDEO = Path(__file__).resolve().parents[1] / "assets" / "demo" / "hikers_4s.mp4"
 
 
 def gradient(height: int, width: int, index: int) -> np.ndarray:
@@ -347,3 +348,19 @@ def test_real_video_decodes(shared_data: Path) -> None:
     assert all(f.image.shape == (480, 640, 3) for f in frames)
     assert [f.time for f in frames] == pytest.approx([i * 1001 / 30000 for i in range(30)], abs=1e-3)
     assert float(np.std(frames[0].image)) > 10  # real picture content, not a blank frame
+
+
+def test_reader_can_start_at_a_frame_past_keyframes() -> None:
+    """The demo clip has a keyframe every 30 frames, so these starts land between keyframes and at the end."""
+    with VideoReader(DEMO_VIDEO) as reader:
+        frames = list(reader)
+    for start in (1, 45, 90, len(frames) - 1):
+        with VideoReader(DEMO_VIDEO, start=start) as reader:
+            got = list(itertools.islice(reader, 2))
+        expected = frames[start:start + 2]
+        assert [frame.index for frame in got] == [frame.index for frame in expected]
+        for frame, reference in zip(got, expected, strict=True):
+            assert frame.time == pytest.approx(reference.time)
+            np.testing.assert_array_equal(frame.image, reference.image)
+    with VideoReader(DEMO_VIDEO, start=len(frames) + 10) as reader:
+        assert list(reader) == [] and reader.info.frame_count == len(frames)

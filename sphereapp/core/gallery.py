@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ from sphereapp.core.errors import InputError, NoFaceError
 from sphereapp.core.images import read_image_rgb
 
 if TYPE_CHECKING:
-    from sphereapp.core.detect import FaceDetector
+    from sphereapp.core.detect import Detections, FaceDetector
     from sphereapp.core.embed import Embedder
 
 log = logging.getLogger(__name__)
@@ -381,19 +381,29 @@ class Enroller:
         self.detector = detector
         self.embedder = embedder
 
-    def enrol_image(self, path: str | Path) -> Enrolment:
-        """The largest (most central) face of the photo; NoFaceError when the detector finds none."""
+    def find_faces(self, path: str | Path) -> tuple[np.ndarray, Detections]:
+        """The photo as RGB and every face the detector finds in it; NoFaceError when there is none."""
         path = Path(path)
         image = read_image_rgb(path)
         detections = self.detector.detect([image])[0]
-        n_faces = len(detections.boxes)
-        if n_faces == 0:
+        if len(detections.boxes) == 0:
             raise NoFaceError(f"no face found in '{path}'")
-        chosen = primary_face(detections.boxes, image.shape[:2])
-        crop = align_face(image, detections.landmarks[chosen])
+        return image, detections
+
+    def enrol_face(self, image: np.ndarray, box: np.ndarray, landmarks: np.ndarray) -> Enrolment:
+        """One face already located in an RGB image (e.g. a video frame): aligned crop and embedding."""
+        crop = align_face(image, landmarks)
         embedding = np.asarray(self.embedder.embed(crop[None])[0], dtype=np.float32)
-        notes = [f"{n_faces} faces found in '{path.name}'; using the largest"] if n_faces > 1 else []
-        return Enrolment(crop, embedding, detections.boxes[chosen].copy(), n_faces, notes)
+        return Enrolment(crop, embedding, np.asarray(box, np.float32).copy(), n_faces=1)
+
+    def enrol_image(self, path: str | Path) -> Enrolment:
+        """The largest (most central) face of the photo; NoFaceError when the detector finds none."""
+        image, detections = self.find_faces(path)
+        n_faces = len(detections.boxes)
+        chosen = primary_face(detections.boxes, image.shape[:2])
+        enrolment = self.enrol_face(image, detections.boxes[chosen], detections.landmarks[chosen])
+        notes = [f"{n_faces} faces found in '{Path(path).name}'; using the largest"] if n_faces > 1 else []
+        return replace(enrolment, n_faces=n_faces, warnings=notes)
 
     def enrol(self, store: GalleryStore, name: str, image_path: str | Path) -> Identity:
         """Enrol the main face of a photo under `name` (warnings are logged)."""

@@ -72,9 +72,10 @@ class VideoReader:
 
     The file is opened and its first frame decoded on construction, so `.info` is available at once.
     Single pass: iterate once. Packets the decoder rejects are skipped and counted in `.skipped_packets`.
+    `start > 0` begins the iteration at frame `start` (see `_seek`); nothing is yielded when it lies past the end.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, start: int = 0) -> None:
         self.path = Path(path)
         self.skipped_packets = 0
         self._frames_read = 0
@@ -90,6 +91,8 @@ class VideoReader:
             if self._first is None:
                 raise InputError(f"cannot read video '{self.path}': no decodable video frame")
             self.info = self._read_info(self._first.rotation)
+            if start > 0:
+                self._seek(start)
         except BaseException:
             self._container.close()
             raise
@@ -119,6 +122,23 @@ class VideoReader:
             has_audio=bool(self._container.streams.audio),
             codec=stream.codec_context.name,
         )
+
+    def _seek(self, start: int) -> None:
+        """Jump to the keyframe at or before frame `start`, then decode forward to it.
+
+        A frame's index after a seek is its time since the first frame times the frame rate, rounded.
+        """
+        fps = self.info.fps or 1.0
+        first_time = self._first.time or 0.0
+        target_time = first_time + start / fps
+        self._container.seek(int(target_time / self._stream.time_base), stream=self._stream, backward=True)
+        self._decoded = self._decode()
+        self._first = None
+        for av_frame in self._decoded:
+            index = round(((av_frame.time or 0.0) - first_time) * fps)
+            if index >= start:
+                self._first, self._frames_read = av_frame, index
+                return
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """Decoded frames in display order; a packet that fails to decode is counted and skipped."""

@@ -1,0 +1,1 @@
+"""The desktop app (PySide6): player, gallery editing and export, built on sphereapp.core."""

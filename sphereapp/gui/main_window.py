@@ -1,0 +1,378 @@
+"""The main window: video with transport controls, recognition controls and gallery beside it, menus, status bar.
+
+It only wires widgets together; everything that touches models, videos or the gallery runs in the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sphereapp import __version__
+from sphereapp.core.gallery import IMAGE_SUFFIXES
+from sphereapp.core.video import VideoInfo
+from sphereapp.gui.engine import Engine, FaceChoice, ModelStatus
+from sphereapp.gui.export_dialog import ExportDialog
+from sphereapp.gui.face_choice_dialog import FaceChoiceDialog
+from sphereapp.gui.gallery_panel import GalleryPanel
+from sphereapp.gui.playback_bar import PlaybackBar
+from sphereapp.gui.player import Player
+from sphereapp.gui.recognition_box import RecognitionBox
+from sphereapp.gui.settings import AppSettings, RecognitionSettings
+from sphereapp.gui.settings_dialog import SettingsDialog, choose_model_file
+from sphereapp.gui.video_view import VideoView
+
+VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.mpg *.mpeg *.ts *.wmv *.flv);;All files (*)"
+SIDE_PANEL_WIDTH = 300
+BANNER_STYLE = "QFrame#modelBanner { background: #fff3cd; border: 1px solid #e0c36c; border-radius: 4px; }" \
+               "QFrame#modelBanner QLabel { color: #4d3800; }"
+SHORTCUTS_HELP = ("Space: play / pause\n\u2190 / \u2192: one frame back / forward\nCtrl+O: open a video\n"
+                  "Ctrl+E: export the annotated video\nDouble-click a gallery name: rename\n"
+                  "Right-click a face: enrol it")
+
+
+def dropped_files(event: QDropEvent | QDragEnterEvent) -> list[Path]:
+    return [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+
+
+class ModelBanner(QFrame):
+    """Shown while no recognition model is loaded: says why, offers to choose a weights file."""
+
+    def __init__(self, choose, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("modelBanner")
+        self.setStyleSheet(BANNER_STYLE)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        button = QPushButton("Choose model file\u2026")
+        button.clicked.connect(choose)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(button)
+        self.hide()
+
+    def show_problem(self, message: str) -> None:
+        self.text.setText(f"<b>Faces cannot be recognised yet.</b> {message}<br>"
+                          "Choose a SphereFace weights file (.safetensors); it is remembered in the settings.")
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings, gallery_path: Path, model: str | None = None):
+        super().__init__()
+        self.settings = settings
+        self.gallery_path = gallery_path
+        self.model_status: ModelStatus | None = None
+        self._recognition = settings.recognition()
+        if model:  # from the command line: used for this session, not saved
+            self._recognition = replace(self._recognition, model=str(model))
+        self.setWindowTitle("sphereapp")
+        self.setAcceptDrops(True)
+        self.engine = Engine(self)
+        self.player = Player(self.engine, threshold=0.5, show_scores=settings.show_scores, parent=self)
+        self._build_widgets()
+        self._build_menus()
+        self._build_status_bar()
+        self._connect()
+        self._size_window()
+        self.engine.open_gallery(gallery_path)
+        self.engine.load_model(self._recognition)
+
+    # -- construction --------------------------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        self.banner = ModelBanner(self.choose_model)
+        self.video_view = VideoView()
+        self.playback_bar = PlaybackBar(self.player)
+        video_column = QWidget()
+        column = QVBoxLayout(video_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.banner)
+        column.addWidget(self.video_view, 1)
+        column.addWidget(self.playback_bar)
+        self.recognition_box = RecognitionBox(self.settings.show_scores)
+        self.gallery_panel = GalleryPanel()
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(6, 0, 0, 0)
+        side_layout.addWidget(self.recognition_box)
+        side_layout.addWidget(self.gallery_panel, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(video_column)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([1000, SIDE_PANEL_WIDTH])
+        splitter.setCollapsible(0, False)
+        container = QWidget()
+        outer = QVBoxLayout(container)
+        outer.setContentsMargins(8, 8, 8, 4)
+        outer.addWidget(splitter)
+        self.setCentralWidget(container)
+
+    def _action(self, text: str, slot, shortcut=None, menu: QMenu | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even while the menu bar is hidden
+        if menu is not None:
+            menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action("&Open video\u2026", self.choose_video, QKeySequence.StandardKey.Open, file_menu)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.export_action = self._action("&Export annotated video\u2026", self.choose_export_target, "Ctrl+E",
+                                          file_menu)
+        self.export_action.setEnabled(False)
+        file_menu.addSeparator()
+        self._action("&Settings\u2026", self.edit_settings, QKeySequence.StandardKey.Preferences, file_menu)
+        file_menu.addSeparator()
+        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
+        play_menu = self.menuBar().addMenu("&Playback")
+        self._action("Play / pause", self.player.toggle_playing, Qt.Key.Key_Space, play_menu)
+        self._action("Next frame", lambda: self.player.step(1), Qt.Key.Key_Right, play_menu)
+        self._action("Previous frame", lambda: self.player.step(-1), Qt.Key.Key_Left, play_menu)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action("Keyboard shortcuts", lambda: self._inform("Keyboard shortcuts", SHORTCUTS_HELP), None,
+                     help_menu)
+        self._action("About sphereapp", self._about, None, help_menu)
+        self._rebuild_recent_menu()
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel("device: \u2026")
+        self.model_label = QLabel("model: loading\u2026")
+        self.rate_label = QLabel()
+        for label in (self.rate_label, self.device_label, self.model_label):
+            self.statusBar().addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        worker = self.engine.worker
+        worker.modelReady.connect(self._model_ready)
+        worker.modelFailed.connect(self._model_failed)
+        worker.galleryChanged.connect(self.gallery_panel.set_identities)
+        worker.videoFailed.connect(lambda message: self._warn("Cannot open the video", message))
+        worker.frameFailed.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        worker.problem.connect(self._problem)
+        worker.enrolled.connect(self._enrolled)
+        worker.faceChoiceNeeded.connect(self._ask_face_choice)
+        self.player.videoLoaded.connect(self._video_loaded)
+        self.player.overlayChanged.connect(self.video_view.set_overlay)
+        self.player.rateChanged.connect(self._show_rate)
+        self.recognition_box.thresholdChanged.connect(self.player.set_threshold)
+        self.recognition_box.showScoresChanged.connect(self._set_show_scores)
+        self.gallery_panel.photosDropped.connect(self.enrol_photos)
+        self.gallery_panel.renameRequested.connect(self.engine.rename)
+        self.gallery_panel.removeRequested.connect(self.engine.remove)
+        self.video_view.enrolRequested.connect(self.ask_enrol_from_frame)
+
+    def _size_window(self) -> None:
+        self.setMinimumSize(880, 540)
+        geometry = self.settings.window_geometry()
+        if geometry is not None and self.restoreGeometry(geometry):
+            return
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:
+            available = screen.availableGeometry()
+            self.resize(max(880, int(available.width() * 0.75)), max(540, int(available.height() * 0.8)))
+
+    # -- video ---------------------------------------------------------------------------------------------------
+
+    def open_video(self, path: str | Path) -> None:
+        """Open a video (answers arrive as signals: the first frame, or a warning)."""
+        self.player.open(str(path))
+
+    def choose_video(self) -> None:
+        start = str(Path(self.player.path).parent) if self.player.path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", start, VIDEO_FILTER)
+        if path:
+            self.open_video(path)
+
+    def _video_loaded(self, path: str, info: VideoInfo) -> None:
+        self.setWindowTitle(f"{Path(path).name} \u2014 sphereapp")
+        self.settings.add_recent_file(path)
+        self._rebuild_recent_menu()
+        self._update_export_action()
+        self.statusBar().showMessage(
+            f"{info.width}\u00d7{info.height}, {info.fps:.2f} fps, {info.codec}"
+            + ("" if info.frame_count is None else f", {info.frame_count} frames"), 6000)
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_files()
+        for path in recent:
+            self.recent_menu.addAction(Path(path).name, lambda p=path: self.open_video(p)).setToolTip(path)
+        self.recent_menu.setEnabled(bool(recent))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_files(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Photos enrol people; anything else is opened as a video."""
+        files = dropped_files(event)
+        photos = [str(path) for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+        others = [path for path in files if path.suffix.lower() not in IMAGE_SUFFIXES]
+        event.acceptProposedAction()
+        if others:
+            self.open_video(others[0])
+        if photos:
+            self.enrol_photos(photos)
+
+    # -- model ---------------------------------------------------------------------------------------------------
+
+    def choose_model(self) -> None:
+        path = choose_model_file(self, self._recognition.model)
+        if path:
+            self.use_recognition(replace(self._recognition, model=path))
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self._recognition, self)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.use_recognition(dialog.settings())
+
+    def use_recognition(self, recognition: RecognitionSettings) -> None:
+        """Save the settings and load the models they name."""
+        self._recognition = recognition
+        self.settings.set_recognition(recognition)
+        self.model_label.setText("model: loading\u2026")
+        self.engine.load_model(recognition)
+
+    def _model_ready(self, status: ModelStatus) -> None:
+        self.model_status = status
+        self.banner.hide()
+        self.device_label.setText(status.device)
+        self.model_label.setText(f"model: {status.model_name}")
+        self.recognition_box.set_default(status.threshold)
+        self._update_export_action()
+
+    def _model_failed(self, message: str) -> None:
+        if self.model_status is None:
+            self.model_label.setText("model: none")
+            self.device_label.setText("device: \u2013")
+            self.banner.show_problem(message)
+        else:
+            self.model_label.setText(f"model: {self.model_status.model_name}")
+            self._warn("Cannot load the model", f"{message}\nStill using {self.model_status.model_name}.")
+
+    # -- gallery -------------------------------------------------------------------------------------------------
+
+    def enrol_photos(self, paths: list[str]) -> None:
+        self.gallery_panel.show_message(f"Enrolling {len(paths)} photo{'s' if len(paths) > 1 else ''}\u2026")
+        self.engine.enrol_photos(paths)
+
+    def ask_enrol_from_frame(self, face: int) -> None:
+        """Right-click ▸ Enrol as…: ask for a name, then enrol that face of the shown frame."""
+        overlay = self.player.overlay
+        name, ok = QInputDialog.getText(self, "Enrol this face", "Name of the person:")
+        if ok and name.strip() and overlay is not None:
+            self.engine.enrol_from_frame(overlay, face, name.strip())
+
+    def _ask_face_choice(self, choice: FaceChoice) -> None:
+        dialog = FaceChoiceDialog(choice, self)
+        dialog.accepted.connect(lambda: self.engine.enrol_choice(choice, dialog.chosen_face(), dialog.chosen_name()))
+        dialog.rejected.connect(lambda: self.gallery_panel.show_message(f"Skipped {choice.path.name}."))
+        dialog.open()
+
+    def _enrolled(self, name: str) -> None:
+        self.gallery_panel.show_message(f"Enrolled {name}.")
+        self.statusBar().showMessage(f"Enrolled {name}", 5000)
+
+    def _problem(self, message: str) -> None:
+        self.gallery_panel.show_message(message)
+        self.statusBar().showMessage(message, 10_000)
+
+    # -- display and export --------------------------------------------------------------------------------------
+
+    def _set_show_scores(self, show: bool) -> None:
+        self.settings.show_scores = show
+        self.player.set_show_scores(show)
+
+    def _show_rate(self, fps: float, lagging: bool) -> None:
+        text = f"processing {fps:.1f} fps"
+        if lagging:
+            text += f" \u2014 slower than the video ({self.player.fps * self.player.speed:.0f} fps): skipping frames"
+        self.rate_label.setText(text)
+        self.rate_label.setStyleSheet("color: #d9534f; font-weight: bold;" if lagging else "")
+
+    def _update_export_action(self) -> None:
+        self.export_action.setEnabled(self.player.path is not None and self.model_status is not None)
+
+    def choose_export_target(self) -> None:
+        if not self.export_action.isEnabled():
+            return
+        video = Path(self.player.path)
+        suggestion = str(video.with_name(f"{video.stem}-annotated.mp4"))
+        output, _ = QFileDialog.getSaveFileName(self, "Export annotated video", suggestion, "MP4 video (*.mp4)")
+        if not output:
+            return
+        if Path(output).resolve() == video.resolve():
+            self._warn("Export annotated video", "Choose another file: the export cannot replace the video it reads.")
+            return
+        self.export_to(Path(output))
+
+    def export_to(self, output: Path) -> ExportDialog:
+        """Export the open video with the current gallery, threshold and score display; returns the open dialog."""
+        self.player.pause()
+        dialog = ExportDialog(self.engine, Path(self.player.path), output, self.player.threshold,
+                              self.player.show_scores, self)
+        dialog.finished.connect(lambda _: self._export_ended(dialog, output))
+        dialog.open()
+        dialog.start()
+        return dialog
+
+    def _export_ended(self, dialog: ExportDialog, output: Path) -> None:
+        if dialog.summary is not None:
+            summary = dialog.summary
+            self.statusBar().showMessage(
+                f"Exported {summary.frames} frames to {output} ({summary.fps:.1f} fps); "
+                f"{summary.recognised} of {summary.faces} faces recognised", 15_000)
+        elif dialog.error is not None:
+            self._warn("Export failed", f"{dialog.error}\nNothing was written to {output}.")
+        else:
+            self.statusBar().showMessage("Export cancelled; nothing was written", 8000)
+
+    # -- messages and shutdown -----------------------------------------------------------------------------------
+
+    def _warn(self, title: str, text: str) -> None:
+        QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self).open()
+
+    def _inform(self, title: str, text: str) -> None:
+        QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self).open()
+
+    def _about(self) -> None:
+        self._inform("About sphereapp", f"sphereapp {__version__}\nOpen-set face recognition in video with "
+                     f"SphereFace.\nGallery: {self.gallery_path}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.player.pause()
+        self.settings.set_window_geometry(self.saveGeometry())
+        self.engine.shutdown()
+        super().closeEvent(event)
+

@@ -1,0 +1,228 @@
+"""The desktop app, offscreen: open and step a video, enrol by drop / from a frame, live threshold, export.
+
+Mechanics only: the untrained SphereFace-4 gives arbitrary scores, so tests choose thresholds from the
+scores they observe. Frames come from a 12-frame cut of the demo clip to keep detection time small.
+"""
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QInputDialog
+
+from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
+from sphereapp.core.device import describe_device, resolve_device
+from sphereapp.core.gallery import GalleryStore
+from sphereapp.core.video import VideoReader, VideoWriter
+from sphereapp.gui.export_dialog import progress_text
+from sphereapp.gui.face_choice_dialog import FaceChoiceDialog
+from sphereapp.gui.main_window import MainWindow
+from sphereapp.gui.settings import AppSettings, RecognitionSettings
+
+CLIP_FRAMES = 12
+WAIT_MS = 30_000
+ONE_FACE_PHOTO = DEMO_GALLERY / "Hiker_in_red_cap.jpg"
+TWO_FACE_PHOTO = DEMO_GALLERY / "Hiker_in_teal.jpg"  # a clear face and a small false one
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "hikers_12.mp4"
+    with VideoReader(DEMO_VIDEO) as reader, VideoWriter(path, reader.info.width, reader.info.height,
+                                                        reader.info.fps) as writer:
+        for frame in itertools.islice(reader, CLIP_FRAMES):
+            writer.write(frame.image)
+    return path
+
+
+@pytest.fixture
+def gallery_path(tmp_path) -> Path:
+    return tmp_path / "gallery.sqlite"
+
+
+@pytest.fixture
+def make_window(qtbot, gallery_path, one_torch_thread):
+    def make(model: Path | None) -> MainWindow:
+        window = MainWindow(AppSettings(), gallery_path, str(model) if model else None)
+        qtbot.addWidget(window)
+        window.show()
+        return window
+
+    return make
+
+
+@pytest.fixture
+def window(qtbot, make_window, untrained_model_file) -> MainWindow:
+    window = make_window(untrained_model_file)
+    qtbot.waitUntil(lambda: window.model_status is not None, timeout=WAIT_MS)
+    return window
+
+
+def drop(widget, paths) -> bool:
+    """Drag files onto a widget and drop them, as a file manager would; returns whether the drop was taken."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    position = QPointF(widget.rect().center())
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QApplication.sendEvent(widget, QDragEnterEvent(position, Qt.DropAction.CopyAction, mime, buttons,
+                                                   modifiers))
+    event = QDropEvent(position, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def open_clip(qtbot, window: MainWindow, clip: Path, recognised: bool = True) -> None:
+    window.open_video(clip)
+    qtbot.waitUntil(lambda: window.player.overlay is not None
+                    and (window.player.overlay.result is not None) == recognised, timeout=WAIT_MS)
+
+
+def names_drawn(window: MainWindow) -> list:
+    return [label.name for label in window.player.overlay.labels]
+
+
+def test_video_opens_by_drop_steps_with_arrow_keys_and_plays(qtbot, window, clip):
+    assert "Drop a video" in window.video_view.placeholder and window.video_view.overlay is None
+    assert drop(window, [clip])
+    qtbot.waitUntil(lambda: window.player.overlay is not None, timeout=WAIT_MS)
+    overlay = window.player.overlay
+    assert overlay.index == 0 and len(overlay.result.faces) >= 1
+    assert names_drawn(window) == [None] * len(overlay.result.faces)  # empty gallery: everyone unknown
+    assert not np.array_equal(overlay.image, overlay.frame.image)  # boxes are drawn
+    assert window.playback_bar.slider.maximum() == CLIP_FRAMES - 1
+    assert window.windowTitle().startswith("hikers_12.mp4")
+    assert AppSettings().recent_files() == [str(clip.resolve())]
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: window.player.index == 1, timeout=WAIT_MS)
+    assert window.playback_bar.slider.value() == 1 and "frame 2/12" in window.playback_bar.time_label.text()
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: window.player.index == 0, timeout=WAIT_MS)
+    assert window.video_view.overlay is window.player.overlay
+
+    # While playing, the processing rate is shown; below the video's 30 fps (as on a CPU) frames are skipped.
+    with qtbot.waitSignal(window.player.rateChanged, timeout=WAIT_MS, check_params_cb=lambda *_: window.player.playing):
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+    lagging = window.player.processing_fps < window.player.fps
+    assert ("skipping frames" in window.rate_label.text()) == lagging and "processing" in window.rate_label.text()
+    qtbot.waitUntil(lambda: not window.player.playing, timeout=WAIT_MS)  # stops at the end
+    assert window.player.index == CLIP_FRAMES - 1
+    assert window.device_label.text() == describe_device(resolve_device("auto"))
+    assert "sphereface4" in window.model_label.text()
+
+
+def test_dropped_photo_is_enrolled_persisted_and_threshold_relabels_live(qtbot, window, clip, gallery_path):
+    open_clip(qtbot, window, clip)
+    assert drop(window.gallery_panel, [ONE_FACE_PHOTO])
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Hiker in red cap"], timeout=WAIT_MS)
+    with GalleryStore(gallery_path) as store:
+        assert [identity.name for identity in store.identities()] == ["Hiker in red cap"]
+    # The shown frame is recognised again against the new gallery.
+    qtbot.waitUntil(lambda: window.player.overlay.result.faces[0].scores.shape == (1,), timeout=WAIT_MS)
+
+    scores = [float(face.scores[0]) for face in window.player.overlay.result.faces]
+    best = int(np.argmax(scores))
+    just_below = math.floor(scores[best] * 1000) / 1000
+    window.recognition_box.set_threshold(just_below)
+    assert names_drawn(window)[best] == "Hiker in red cap"
+    window.recognition_box.set_threshold(just_below + 0.001)
+    assert names_drawn(window)[best] is None
+    assert window.video_view.overlay is window.player.overlay  # redrawn at once, no network run
+    window.recognition_box.set_threshold(0.0)
+    assert names_drawn(window) == ["Hiker in red cap" if score >= 0 else None for score in scores]
+
+    item = window.gallery_panel.list.item(0)
+    item.setText("Red cap")  # what inline editing does
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Red cap"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: names_drawn(window) == ["Red cap" if score >= 0 else None for score in scores],
+                    timeout=WAIT_MS)
+    window.gallery_panel.removeRequested.emit("Red cap")
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == [], timeout=WAIT_MS)
+    with GalleryStore(gallery_path) as store:
+        assert store.identities() == []
+
+
+def test_photo_with_several_faces_asks_which_and_photo_without_face_says_so(qtbot, window, tmp_path):
+    blank = tmp_path / "empty_wall.png"
+    Image.new("RGB", (120, 90), (128, 128, 128)).save(blank)
+    assert drop(window.gallery_panel, [TWO_FACE_PHOTO, blank])
+    qtbot.waitUntil(lambda: "no face found" in window.gallery_panel.message.text(), timeout=WAIT_MS)
+    assert "empty_wall.png" in window.gallery_panel.message.text()
+    qtbot.waitUntil(lambda: bool(window.findChildren(FaceChoiceDialog)), timeout=WAIT_MS)
+    (dialog,) = window.findChildren(FaceChoiceDialog)
+    assert dialog.faces.count() == 2 and dialog.chosen_face() == 0 and dialog.chosen_name() == "Hiker in teal"
+    dialog.name.setText("Teal")
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Teal"], timeout=WAIT_MS)
+    assert "Enrolled Teal" in window.gallery_panel.message.text()
+
+
+def test_right_click_enrol_names_that_face(qtbot, window, clip, monkeypatch):
+    open_clip(qtbot, window, clip)
+    view, face = window.video_view, window.player.overlay.result.faces[0]
+    rect = view.image_rect()
+    scale = rect.width() / window.player.overlay.frame.image.shape[1]
+    x1, y1, x2, y2 = face.box
+    centre = QPointF(rect.x() + (x1 + x2) / 2 * scale, rect.y() + (y1 + y2) / 2 * scale)
+    assert view.face_under(centre) == 0 and view.face_under(QPointF(1, 1)) is None
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *args, **kwargs: ("Walker", True)))
+    view.enrolRequested.emit(0)  # the face's context menu ▸ Enrol as…
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Walker"], timeout=WAIT_MS)
+    # Its own crop is in the gallery now: the face matches itself (cosine ~1) at the model's threshold.
+    qtbot.waitUntil(lambda: names_drawn(window)[0] == "Walker", timeout=WAIT_MS)
+    assert window.player.overlay.labels[0].score > 0.99
+
+
+def test_export_cancel_leaves_nothing_then_export_completes(qtbot, window, clip, tmp_path):
+    open_clip(qtbot, window, clip)
+    target = tmp_path / "out" / "annotated.mp4"
+    target.parent.mkdir()
+    dialog = window.export_to(target)
+    window.engine.worker.exportProgress.connect(lambda *_: dialog.reject())  # Cancel at the first progress
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    assert dialog.summary is None and dialog.error is None
+    assert list(target.parent.iterdir()) == []  # neither the target nor a temp file
+    assert "cancelled" in window.statusBar().currentMessage()
+
+    window.engine.worker.exportProgress.disconnect()
+    dialog = window.export_to(target)
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=60_000)
+    assert dialog.summary.frames == CLIP_FRAMES and list(target.parent.iterdir()) == [target]
+    with VideoReader(target) as reader:
+        assert sum(1 for _ in reader) == CLIP_FRAMES
+    assert "Exported 12 frames" in window.statusBar().currentMessage()
+
+
+def test_without_a_model_a_banner_offers_to_choose_one(qtbot, make_window, clip, monkeypatch, untrained_model_file):
+    for module in ("sphereapp.core.components", "sphereapp.gui.engine"):
+        monkeypatch.setattr(f"{module}.default_model_path", lambda: None)
+    window = make_window(None)
+    qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)
+    assert "No SphereFace model" in window.banner.text.text() and window.model_label.text() == "model: none"
+    open_clip(qtbot, window, clip, recognised=False)  # the video still plays, just without recognition
+    assert window.player.overlay.labels == [] and not window.export_action.isEnabled()
+
+    window.use_recognition(RecognitionSettings(model=str(untrained_model_file)))
+    qtbot.waitUntil(lambda: window.player.overlay.result is not None, timeout=WAIT_MS)
+    assert not window.banner.isVisible() and window.export_action.isEnabled()
+    assert AppSettings().recognition().model == str(untrained_model_file)  # remembered
+
+
+def test_progress_text():
+    assert progress_text(30, 120, 3.0) == "25% \u00b7 10.0 fps \u00b7 0:09.0 left"
+    assert progress_text(30, None, 2.0) == "30 frames \u00b7 15.0 fps"
+    assert progress_text(130, 120, 13.0).startswith("100%")
+
+
+def test_settings_round_trip(tmp_path):
+    settings = AppSettings(tmp_path / "s.ini")
+    assert settings.recognition() == RecognitionSettings()
+    settings.set_recognition(RecognitionSettings("cpu", "/models/x.safetensors", 40))
+    assert AppSettings(tmp_path / "s.ini").recognition() == RecognitionSettings("cpu", "/models/x.safetensors", 40)
