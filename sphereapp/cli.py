@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--detect-max-side", type=int, metavar="PX",
                      help="detect on frames downscaled to this longer side (faster on large videos)")
     run.add_argument("--no-scores", action="store_true", help="draw names without scores")
+    run.add_argument("--no-tracking", action="store_true",
+                     help="name each frame's faces on their own instead of from their track's recent frames")
     add_model_options(run)
 
     demo = sub.add_parser("demo", help="annotate the bundled demo clip (no data needed)",

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     annotate_video(
         args.video, output, components, gallery, args.threshold,
         batch_size=args.batch_size, json_path=json_path, show_scores=not args.no_scores,
+        tracking=not args.no_tracking,
     )
     return 0
 

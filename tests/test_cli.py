@@ -153,9 +153,16 @@ def test_enrol_lfw_photos_and_run_on_a_video_of_them(capsys, tmp_path, shared_da
         for image in frames:
             writer.write(image)
     log = tmp_path / "log.json"
+    # each photo is named on its own: with tracking, the cut to Blair at Bush's place would continue Bush's track
     code, _, err = run_cli(capsys, "run", video, "--gallery", store, "-o", tmp_path / "out.mp4", "--json", log,
-                           "--model", untrained_model_file, "--threshold", "0.98")
+                           "--model", untrained_model_file, "--threshold", "0.98", "--no-tracking")
     assert code == 0, err
     record = json.loads(log.read_text())
     names = [[face["identity"] for face in frame["faces"]] for frame in record["frames"]]
     assert names == [["George W Bush"]] * 3 + [[]] + [["Tony Blair"]] * 3
+    assert all(face["track"] is None for frame in record["frames"] for face in frame["faces"])
+    code, _, err = run_cli(capsys, "run", video, "--gallery", store, "-o", tmp_path / "out.mp4", "--json", log,
+                           "--model", untrained_model_file, "--threshold", "0.98")
+    assert code == 0, err
+    tracks = [[face["track"] for face in frame["faces"]] for frame in json.loads(log.read_text())["frames"]]
+    assert tracks[:3] == [[0]] * 3, "one face standing still is one track"

@@ -1,6 +1,7 @@
 """Verification benchmark of a model (LFW View 2 or any pair list): aligned crops detected once and cached.
 
-Used by `fit` (LFW during and after training) and by `sphereapp-train eval`.
+Used by `fit` (LFW during and after training) and by `sphereapp-train eval`; `cached_crops` and `embed_crops`
+also serve the open-set evaluation.
 """
 
 from __future__ import annotations
@@ -47,12 +48,12 @@ class PairsProbe:
         self.paths = list(dict.fromkeys(p for pair in pairs.pairs for p in pair))
         self.device = device
         self.batch_size = batch_size
-        self.crops = _cached_crops(self.paths, Path(cache_path), device)
+        self.crops = cached_crops(self.paths, Path(cache_path), device)
 
     def evaluate(self, backbone: nn.Module) -> ProbeResult:
         """Accuracy on concat(f(x), f(flip x)) (paper); threshold on normalise(f(x) + f(flip x)) (the app)."""
-        plain = self._embed(backbone, self.crops)
-        flipped = self._embed(backbone, np.ascontiguousarray(self.crops[:, :, ::-1]))
+        plain = embed_crops(backbone, self.crops, self.device, self.batch_size)
+        flipped = embed_crops(backbone, np.ascontiguousarray(self.crops[:, :, ::-1]), self.device, self.batch_size)
         row = {path: i for i, path in enumerate(self.paths)}
         concat = np.concatenate([plain, flipped], axis=1)
         report = evaluate_pairs(self.pairs.pairs, self.pairs.same, self.pairs.folds,
@@ -62,16 +63,18 @@ class PairsProbe:
         right = fused[[row[b] for _, b in self.pairs.pairs]]
         return ProbeResult(report, best_threshold(cosine_scores(left, right), self.pairs.same))
 
-    @torch.inference_mode()
-    def _embed(self, backbone: nn.Module, crops: np.ndarray) -> np.ndarray:
-        parts = []
-        for start in range(0, len(crops), self.batch_size):
-            batch = torch.from_numpy(crops[start:start + self.batch_size]).to(self.device)
-            parts.append(backbone(normalize_input(batch)).float().cpu().numpy())
-        return np.concatenate(parts)
+
+@torch.inference_mode()
+def embed_crops(backbone: nn.Module, crops: np.ndarray, device: torch.device, batch_size: int = 256) -> np.ndarray:
+    """Raw (unnormalised) float32 embeddings of aligned uint8 NHWC crops, in batches."""
+    parts = []
+    for start in range(0, len(crops), batch_size):
+        batch = torch.from_numpy(crops[start:start + batch_size]).to(device)
+        parts.append(backbone(normalize_input(batch)).float().cpu().numpy())
+    return np.concatenate(parts)
 
 
-def _cached_crops(paths: list[Path], cache_path: Path, device: torch.device) -> np.ndarray:
+def cached_crops(paths: list[Path], cache_path: Path, device: torch.device) -> np.ndarray:
     """Aligned crops of `paths`, read from `cache_path` when it holds these images, else detected and saved there.
 
     A sidecar file `<cache>.sha256` names the image list the cache was made from.

@@ -41,6 +41,15 @@ def match(probes: np.ndarray, gallery: np.ndarray, threshold: float) -> MatchRes
     return MatchResult(identity=identity, score=score, scores=scores)
 
 
+def identity_from_scores(scores: np.ndarray, threshold: float) -> tuple[int, float]:
+    """One face's (gallery row or -1, best cosine) from its (M,) scores; (-1, nan) for an empty gallery."""
+    if scores.size == 0:
+        return -1, float("nan")
+    best = int(np.argmax(scores))
+    similarity = float(scores[best])
+    return (best if similarity >= threshold else -1), similarity
+
+
 def _unit_rows(embeddings: np.ndarray, what: str) -> np.ndarray:
     """The (K, D) float32 version of float embeddings (float16 included), after checking rows have unit length."""
     array = np.asarray(embeddings)

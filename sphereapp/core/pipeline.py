@@ -18,7 +18,8 @@ from sphereapp.core.annotate import FaceLabel, draw_faces
 from sphereapp.core.detect import FaceDetector
 from sphereapp.core.embed import Embedder
 from sphereapp.core.gallery import Gallery
-from sphereapp.core.match import match
+from sphereapp.core.match import identity_from_scores, match
+from sphereapp.core.tracking import Tracker
 from sphereapp.core.video import Frame, VideoReader, VideoWriter
 
 UNKNOWN_COLOR = (160, 160, 160)
@@ -34,6 +35,7 @@ class FaceResult:
     scores: np.ndarray  # (M,) cosine similarity to each gallery identity
     identity: int = -1  # gallery row, -1 = unknown
     similarity: float = float("nan")  # best score (nan when the gallery is empty)
+    track: int = -1  # track id when the faces of a video are tracked, else -1
 
 
 @dataclass
@@ -46,12 +48,7 @@ class FrameResult:
 def label_faces(faces: Sequence[FaceResult], threshold: float) -> None:
     """(Re)decide each face's identity from its stored scores: best >= threshold, else unknown."""
     for face in faces:
-        if face.scores.size == 0:
-            face.identity, face.similarity = -1, float("nan")
-            continue
-        best = int(np.argmax(face.scores))
-        face.similarity = float(face.scores[best])
-        face.identity = best if face.similarity >= threshold else -1
+        face.identity, face.similarity = identity_from_scores(face.scores, threshold)
 
 
 class Recognizer:
@@ -125,10 +122,14 @@ def run_video(
     json_path: str | Path | None = None,
     model_name: str = "",
     show_scores: bool = True,
+    tracking: bool = True,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunSummary:
     """Annotate every frame of a video into an H.264 file (audio copied); optionally write a JSON log.
+
+    With `tracking`, faces are linked into tracks and named from each track's recent scores (core/tracking.py);
+    without it, every frame is named on its own.
 
     Nothing is left at `output_path` or `json_path` unless the whole run succeeds; `should_stop` returning True
     cancels the run (raises `KeyboardInterrupt` after cleaning up).
@@ -136,6 +137,7 @@ def run_video(
     started = time.perf_counter()
     log_frames: list[dict] = []
     n_faces = n_known = 0
+    tracker = Tracker() if tracking else None
     with VideoReader(video_path) as reader:
         info = reader.info
         with VideoWriter(output_path, info.width, info.height, info.fps, audio_from=video_path) as writer:
@@ -144,6 +146,8 @@ def run_video(
                 if should_stop is not None and should_stop():
                     raise KeyboardInterrupt("cancelled")
                 for frame, result in zip(batch, recognizer.recognise(batch)):
+                    if tracker is not None:
+                        tracker.update(result.faces, recognizer.threshold)
                     writer.write(draw_faces(frame.image, recognizer.labels(result), show_scores=show_scores))
                     n_faces += len(result.faces)
                     n_known += sum(face.identity >= 0 for face in result.faces)
@@ -177,6 +181,7 @@ def frame_log(result: FrameResult, names: Sequence[str]) -> dict:
                 "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in face.landmarks],
                 "identity": names[face.identity] if face.identity >= 0 else None,
                 "similarity": None if np.isnan(face.similarity) else round(face.similarity, 4),
+                "track": face.track if face.track >= 0 else None,
             }
             for face in result.faces
         ],

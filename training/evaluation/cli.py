@@ -1,4 +1,4 @@
-"""`sphereapp-train eval lfw|pairs`: score an embedder file with the 10-fold verification protocol."""
+"""`sphereapp-train eval lfw|pairs|openset`: score an embedder file (10-fold verification, open-set identification)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from sphereapp.core.device import resolve_device
 from sphereapp.core.modelfile import load_embedder
 from training.evaluation.lfw import read_lfw_pairs
 from training.evaluation.metrics import VerificationReport, plot_roc
+from training.evaluation.openset import OpenSetReport, build_openset_split, openset_report
 from training.evaluation.pairs import VerificationPairs, read_pairs_csv
-from training.lfw_probe import PairsProbe
+from training.lfw_probe import PairsProbe, cached_crops, embed_crops
 from training.teacher_eval import add_lfw_teacher_parser
 
 
@@ -34,7 +37,57 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--cache", type=Path, help="aligned-crop cache file (default: beside the pair list)")
         sub.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
         sub.set_defaults(run=run_eval)
+    add_openset_parser(protocols)
     add_lfw_teacher_parser(protocols)
+
+
+def add_openset_parser(protocols: argparse._SubParsersAction) -> None:
+    """Register `eval openset`: LFW open-set identification (DIR@FAR, rank-1, recommended threshold)."""
+    sub = protocols.add_parser(
+        "openset", help="LFW open-set identification: DIR at FAR 0.1/1/10%%, rank-1, the app threshold",
+        description="Gallery: one image (seeded pick) of every LFW person with 2+ images; probes: their other "
+                    "images (known) and every person with 1 image (unknown). Embeddings are the app's "
+                    "(flip-fused, L2-normalised), so the threshold at FAR 1%% can be used in the app.")
+    sub.add_argument("--lfw", type=Path, required=True, help="LFW folder (<name>/<name>_NNNN.jpg)")
+    sub.add_argument("--weights", type=Path, required=True, help="embedder weights (.safetensors)")
+    sub.add_argument("--json", type=Path, metavar="OUT.json", help="write the report as JSON")
+    sub.add_argument("--plot", type=Path, metavar="DIR.png", help="draw DIR against FAR (needs matplotlib)")
+    sub.add_argument("--seed", type=int, default=0, help="split seed (default: 0)")
+    sub.add_argument("--max-gallery", type=int, metavar="N", help="use N known people drawn by the seed")
+    sub.add_argument("--max-unknown", type=int, metavar="N", help="use N unknown people drawn by the seed")
+    sub.add_argument("--max-probes-per-person", type=int, metavar="N", help="at most N known probes per person")
+    sub.add_argument("--cache", type=Path, help="aligned-crop cache file (default: LFW_DIR/.openset.crops112x96.npy)")
+    sub.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    sub.set_defaults(run=run_openset)
+
+
+def run_openset(args: argparse.Namespace) -> int:
+    split = build_openset_split(args.lfw, args.seed, args.max_gallery, args.max_unknown, args.max_probes_per_person)
+    device = resolve_device(args.device)
+    model, info = load_embedder(args.weights, device)
+    crops = cached_crops(split.gallery + split.probes, args.cache or args.lfw / ".openset.crops112x96.npy", device)
+    fused = embed_crops(model, crops, device) + embed_crops(model, np.ascontiguousarray(crops[:, :, ::-1]), device)
+    fused /= np.linalg.norm(fused, axis=1, keepdims=True)  # the app's embedding (core/embed.py flip fusion)
+    gallery, probes = fused[:len(split.gallery)], fused[len(split.gallery):]
+    report = openset_report(probes @ gallery.T, split.probe_labels)
+    print_openset_report(report, args.weights)
+    if args.json:
+        data = report.to_dict() | {"seed": args.seed, "weights": str(args.weights), "model_id": info.model_id}
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if args.plot:
+        plot_roc({info.architecture: report.curve}, args.plot, title="LFW open-set identification",
+                 ylabel="detection and identification rate")
+    return 0
+
+
+def print_openset_report(report: OpenSetReport, weights: Path) -> None:
+    rates = ", ".join(f"DIR@FAR={far}: {value:.4f}" for far, value in report.dir_at_far.items())
+    print(
+        f"{weights.name}: open-set ({report.n_gallery} gallery people, {report.n_known} known and "
+        f"{report.n_unknown} unknown probes): rank-1 {report.rank1:.4f}; {rates}; "
+        f"recommended app threshold (FAR 1%): {report.app_threshold:.3f}",
+        file=sys.stdout,
+    )
 
 
 def run_eval(args: argparse.Namespace) -> int:

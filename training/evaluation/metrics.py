@@ -225,8 +225,10 @@ def _far_tar(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
     return curve[0], curve[1]
 
 
-def plot_roc(curves: Curve | Mapping[str, Curve], path: str | Path, title: str = "ROC") -> None:
-    """Save a ROC plot (TAR against log-scale FAR) of one curve or of labelled curves; needs matplotlib."""
+def plot_roc(
+    curves: Curve | Mapping[str, Curve], path: str | Path, title: str = "ROC", ylabel: str = "true accept rate"
+) -> None:
+    """Save a ROC plot (TAR, or `ylabel`'s rate, against log-scale FAR) of one or labelled curves; needs matplotlib."""
     try:
         from matplotlib.figure import Figure  # optional extra; Figure saves through Agg, no pyplot state
     except ImportError:
@@ -241,7 +243,7 @@ def plot_roc(curves: Curve | Mapping[str, Curve], path: str | Path, title: str =
     axes.set_xscale("log")
     axes.set_xlim(right=1.0)
     axes.set_xlabel("false accept rate")
-    axes.set_ylabel("true accept rate")
+    axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
     if any(labelled):

@@ -1,0 +1,121 @@
+"""Tracks from synthetic boxes and scores: stable names, stable ids through crossings, new faces, unknowns."""
+
+import numpy as np
+import pytest
+
+from sphereapp.core.pipeline import FaceResult, frame_log
+from sphereapp.core.tracking import Tracker, box_iou
+
+THRESHOLD = 0.5
+
+
+def face(x: float, scores, y: float = 0.0, size: float = 100.0) -> FaceResult:
+    return FaceResult(np.array([x, y, x + size, y + size], np.float32), 0.99, np.zeros((5, 2), np.float32),
+                      np.array(scores, np.float32))
+
+
+def test_box_iou_matches_hand_computed_values():
+    iou = box_iou(np.array([[0, 0, 10, 10]]), np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]]))
+    np.testing.assert_allclose(iou, [[1.0, 50 / 150, 0.0]])
+
+
+def test_one_bad_frame_keeps_the_name():
+    tracker = Tracker(window=5)
+    frames = [[0.8, 0.1]] * 4 + [[0.1, 0.7]] + [[0.8, 0.1]] * 2  # frame 4 alone looks like person 1
+    ids, names = [], []
+    for k, scores in enumerate(frames):
+        current = face(2.0 * k, scores)
+        ids += tracker.update([current], THRESHOLD)
+        names.append(current.identity)
+    assert names == [0] * len(frames)
+    assert len(set(ids)) == 1
+
+
+def test_frame_by_frame_would_have_flipped_the_bad_frame():
+    current = face(0, [0.1, 0.7])
+    Tracker().update([current], THRESHOLD)  # a fresh track has only this frame's evidence
+    assert current.identity == 1 and current.similarity == pytest.approx(0.7)
+
+
+def test_crossing_faces_keep_their_ids():
+    tracker = Tracker()
+    first_ids = None
+    for k in range(11):  # A moves right, B (40 px lower) moves left; they overlap mid-way, never coincide
+        a, b = face(10.0 * k, [0.9, 0.1]), face(100.0 - 10.0 * k, [0.1, 0.9], y=40.0)
+        ids = tracker.update([b, a] if k % 2 else [a, b], THRESHOLD)  # order of detections must not matter
+        ids = ids[::-1] if k % 2 else ids
+        first_ids = first_ids or ids
+        assert ids == first_ids, f"ids swapped at step {k}"
+        assert (a.identity, b.identity) == (0, 1)
+        assert (a.track, b.track) == tuple(first_ids)
+
+
+def test_new_face_gets_a_new_id_and_lost_tracks_end():
+    tracker = Tracker(max_missed=2)
+    [first] = tracker.update([face(0, [0.9])], THRESHOLD)
+    ids = tracker.update([face(1, [0.9]), face(500, [0.9])], THRESHOLD)
+    assert ids[0] == first and ids[1] not in (first,)
+    for _ in range(3):  # both faces gone for 3 frames > max_missed
+        assert tracker.update([], THRESHOLD) == []
+    [again] = tracker.update([face(1, [0.9])], THRESHOLD)
+    assert again not in (first, ids[1])
+
+
+def test_track_survives_up_to_max_missed_frames():
+    tracker = Tracker(max_missed=2)
+    [first] = tracker.update([face(0, [0.9])], THRESHOLD)
+    tracker.update([], THRESHOLD)
+    tracker.update([], THRESHOLD)
+    assert tracker.update([face(0, [0.9])], THRESHOLD) == [first]
+
+
+def test_unknown_stays_unknown_despite_one_high_frame():
+    tracker = Tracker(window=10)
+    labels = []
+    for k, scores in enumerate([[0.2, 0.1]] * 5 + [[0.75, 0.1]] + [[0.2, 0.1]] * 2):
+        current = face(k, scores)
+        tracker.update([current], THRESHOLD)
+        labels.append(current.identity)
+    assert labels == [-1] * 8
+
+
+def test_window_forgets_old_evidence():
+    tracker = Tracker(window=3)
+    current = None
+    for k, scores in enumerate([[0.9, 0.0]] * 3 + [[0.0, 0.9]] * 3):
+        current = face(k, scores)
+        tracker.update([current], THRESHOLD)
+    assert current.identity == 1 and current.similarity == pytest.approx(0.9)
+
+
+def test_gallery_size_change_restarts_evidence_and_log_has_track():
+    tracker = Tracker()
+    tracker.update([face(0, [0.9, 0.1])], THRESHOLD)
+    current = face(0, [0.1, 0.2, 0.8])  # a person was enrolled mid-video
+    tracker.update([current], THRESHOLD)
+    assert current.identity == 2
+    record = frame_log(type("R", (), {"index": 0, "time": 0.0, "faces": [current]})(), ["a", "b", "c"])
+    assert record["faces"][0]["track"] == current.track == 0
+
+
+def test_cut_to_another_person_at_the_same_spot_starts_a_new_track():
+    tracker = Tracker(window=15, switch_after=3)
+    frames = [[0.8, 0.1]] * 10 + [[0.1, 0.8]] * 5  # a hard cut after frame 9: person 1 where person 0 was
+    ids, names = [], []
+    for scores in frames:
+        current = face(0, scores)
+        ids += tracker.update([current], THRESHOLD)
+        names.append(current.identity)
+    assert names[:10] == [0] * 10
+    assert names[12:] == [1] * 3  # named right from the third frame after the cut, not after the whole window
+    assert len(set(ids[:12])) == 1 and ids[12] != ids[0] and len(set(ids[12:])) == 1
+
+
+def test_switch_needs_consecutive_frames():
+    tracker = Tracker(window=15, switch_after=3)
+    ids = []
+    for scores in [[0.8, 0.1]] * 5 + [[0.1, 0.8], [0.1, 0.8], [0.8, 0.1]] * 3:  # never 3 dissenting in a row
+        current = face(0, scores)
+        ids += tracker.update([current], THRESHOLD)
+        assert current.identity != 1  # the mean may sink to unknown, but the minority never names the face
+    assert len(set(ids)) == 1
