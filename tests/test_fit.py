@@ -200,12 +200,13 @@ def test_two_process_gloo_run_stops_and_resumes(tiny_data, tmp_path):
     assert load_embedder(tmp_path / "run" / MODEL_NAME)[1].architecture == "sphereface4"
 
 
-@pytest.mark.parametrize("head", ["asoftmax", "sphereface2"])
-def test_training_learns_to_tell_the_people_apart(tiny_data, tmp_path, head):
-    """Not just runs: loss falls and the embedder puts a person's images closer together than other people's."""
+@pytest.mark.parametrize("head, amp", [("asoftmax", False), ("sphereface2", False), ("sphereface2", True)])
+def test_training_learns_to_tell_the_people_apart(tiny_data, tmp_path, head, amp):
+    """Not just runs: loss falls and the embedder puts a person's images closer together than other people's
+    (also under bfloat16 autocast on the CPU)."""
     out = tmp_path / "run"
     assert main(["fit", "--config", str(TINY), "--data", str(tiny_data), "--out", str(out),
-                 "--set", f"head.name={head}", "--set", "iterations=40", "--set", "optim.lr=0.01",
+                 "--set", f"head.name={head}", "--set", f"amp={str(amp).lower()}", "--set", "iterations=40", "--set", "optim.lr=0.01",
                  "--set", "augment.colour_p=0.0", "--set", "augment.gray_p=0.0", "--set", "ckpt_every=40"]) == 0
     losses = [float(r["loss"]) for r in metrics_rows(out)]
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), losses
