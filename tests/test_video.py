@@ -2,6 +2,7 @@
 
 import itertools
 import os
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -34,21 +35,26 @@ def make_video(
     audio_codec: str | None = "aac",
     rotation: int = 0,
     image_for=gradient,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    pts: Sequence[int] | None = None,
 ) -> Path:
-    """Write a tiny H.264 clip with PyAV, optionally with a 440 Hz mono sine track and a display rotation."""
+    """Write a tiny clip with PyAV (H.264 yuv420p unless told), optionally with a 440 Hz mono sine track as long as
+    the video and a display rotation; `pts` gives each frame's time in 1/FPS units (default 0, 1, 2, ...)."""
+    pts = range(n_frames) if pts is None else pts
     with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=FPS)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video = container.add_stream(codec, rate=FPS)
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
         if rotation:
             video.set_display_rotation(rotation)
         audio = container.add_stream(audio_codec, rate=SAMPLE_RATE, layout="mono") if audio_codec else None
-        for index in range(n_frames):
+        for index, timestamp in enumerate(pts):
             frame = av.VideoFrame.from_ndarray(image_for(height, width, index), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, FPS)
+            frame.pts, frame.time_base = timestamp, Fraction(1, FPS)
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
         if audio is not None:
-            t = np.arange(SAMPLE_RATE * n_frames // FPS) / SAMPLE_RATE
+            t = np.arange(SAMPLE_RATE * (pts[-1] + 1) // FPS) / SAMPLE_RATE
             samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
             sound = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
             sound.sample_rate, sound.pts, sound.time_base = SAMPLE_RATE, 0, Fraction(1, SAMPLE_RATE)
@@ -199,8 +205,8 @@ def test_rotate_image_turns_counter_clockwise() -> None:
     assert rotate_image(image, 0) is image
 
 
-def test_corrupt_packets_are_skipped_and_counted(tmp_path: Path) -> None:
-    path = tmp_path / "noise.avi"  # MJPEG: every packet decodes on its own
+def make_mjpeg_with_corrupt_packets(path: Path, corrupt: tuple[int, ...] = (5, 12)) -> Path:
+    """An MJPEG .avi of N_FRAMES (every packet decodes on its own) whose packets `corrupt` are random bytes."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mjpeg", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuvj420p"
@@ -212,10 +218,15 @@ def test_corrupt_packets_are_skipped_and_counted(tmp_path: Path) -> None:
     with av.open(str(path)) as container:
         spans = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
     data = bytearray(path.read_bytes())
-    for position, size in (spans[5], spans[12]):
+    for position, size in (spans[index] for index in corrupt):
         garbage = np.random.default_rng(position).integers(0, 256, size, np.uint8)
         data[position : position + size] = garbage.tobytes()
     path.write_bytes(bytes(data))
+    return path
+
+
+def test_corrupt_packets_are_skipped_and_counted(tmp_path: Path) -> None:
+    path = make_mjpeg_with_corrupt_packets(tmp_path / "noise.avi")
     with VideoReader(path) as reader:
         frames = list(reader)
     assert reader.skipped_packets == 2
