@@ -1,4 +1,4 @@
-"""`sphereapp` command line: run, demo, gallery; without a command it opens the desktop app."""
+"""`sphereapp` command line: run, demo, gallery, bench; without a command it opens the desktop app."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sphereapp.core.errors import SphereappError
 
 log = logging.getLogger("sphereapp")
 
-COMMANDS = ("run", "demo", "gallery")
+COMMANDS = ("run", "demo", "gallery", "bench")
 APP_USAGE = "sphereapp [VIDEO] [--gallery FILE] [--model WEIGHTS]"
 
 
@@ -23,6 +23,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = CUDA when available (default)"
     )
     parser.add_argument("--min-face-size", type=int, default=20, metavar="PX", help="smallest face to detect (px)")
+
+
+def add_speed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="frames per detection batch")
+    parser.add_argument("--detect-max-side", type=int, metavar="PX",
+                        help="detect on frames downscaled to this longer side (faster on large videos)")
+    parser.add_argument("--detect-every", type=int, default=1, metavar="K",
+                        help="detect and embed every K-th frame, interpolate faces in between (faster; default: 1)")
 
 
 def add_gallery_option(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -48,9 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", required=True, help="annotated output video (.mp4)")
     run.add_argument("--threshold", type=float, help="cosine score needed to name a face (default: the model's)")
     run.add_argument("--json", metavar="LOG.json", help="also write every face of every frame as JSON")
-    run.add_argument("--batch-size", type=int, default=8, metavar="N", help="frames per detection batch")
-    run.add_argument("--detect-max-side", type=int, metavar="PX",
-                     help="detect on frames downscaled to this longer side (faster on large videos)")
+    add_speed_options(run)
     run.add_argument("--no-scores", action="store_true", help="draw names without scores")
     run.add_argument("--no-tracking", action="store_true",
                      help="name each frame's faces on their own instead of from their track's recent frames")
@@ -78,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("old")
     rename.add_argument("new")
     add_gallery_option(rename, "gallery store file (default: your gallery)")
+
+    bench = sub.add_parser("bench", help="frames/s of sphereapp against the naive facenet-pytorch loop",
+                           description="Measure decode-only, the naive per-frame/per-face loop and sphereapp's "
+                           "pipeline on the same clip at each height; print frames/s and ratios.")
+    bench.add_argument("video", nargs="?", help="input video (default: the bundled demo clip)")
+    bench.add_argument("--heights", type=int, nargs="+", default=[360], metavar="PX",
+                       help="frame heights to rescale the clip to (default: 360)")
+    bench.add_argument("--frames", type=int, default=60, metavar="N", help="frames to measure (default: 60)")
+    bench.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
+    add_speed_options(bench)
+    add_model_options(bench)
     return parser
 
 
@@ -118,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_app(args.video, args.gallery, args.model)
         from sphereapp import commands
 
-        handler = {"run": commands.run, "demo": commands.demo, "gallery": commands.gallery}[args.command]
+        handler = {"run": commands.run, "demo": commands.demo, "gallery": commands.gallery,
+                   "bench": commands.bench}[args.command]
         return handler(args)
     except SphereappError as error:
         print(f"sphereapp: error: {error}", file=sys.stderr)

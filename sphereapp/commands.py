@@ -9,9 +9,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sphereapp.core.calibration import describe_threshold
 from sphereapp.core.components import Components, load_components
 from sphereapp.core.errors import InputError
-from sphereapp.core.gallery import Enroller, Gallery, GalleryStore, default_gallery_path, open_gallery
+from sphereapp.core.gallery import (
+    Enroller,
+    Gallery,
+    GalleryStore,
+    add_enrolment,
+    default_gallery_path,
+    open_gallery,
+)
 from sphereapp.core.pipeline import Recognizer, RunSummary, run_video
 from sphereapp.core.video import probe
 
@@ -35,6 +43,13 @@ def check_output_path(path: str | Path) -> Path:
     return path
 
 
+def check_positive(**values: int) -> None:
+    """InputError naming the first option (as --option-name) whose value is below 1."""
+    for name, value in values.items():
+        if value < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+
+
 def components_from(args: argparse.Namespace, detect_max_side: int | None = None) -> Components:
     return load_components(args.model, args.device, args.min_face_size, detect_max_side)
 
@@ -54,8 +69,10 @@ def annotate_video(
     video: str | Path, output: Path, components: Components, gallery: Gallery, threshold: float | None, **options
 ) -> RunSummary:
     """Run the pipeline with a progress bar and report what it did."""
-    threshold = components.embedder.info.threshold if threshold is None else threshold
-    log.info("threshold: %.3f (cosine)", threshold)
+    info = components.embedder.info
+    threshold = info.threshold if threshold is None else threshold
+    measured = f", on {info.calibration}" if info.far_curve else ""
+    log.info("threshold: %.3f (cosine; %s%s)", threshold, describe_threshold(info.far_curve, threshold), measured)
     recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
     total = probe(video).frame_count
     with tqdm(total=total, unit="frame", desc="annotating", dynamic_ncols=True, leave=False) as bar:
@@ -72,8 +89,8 @@ def annotate_video(
 
 
 def run(args: argparse.Namespace) -> int:
-    if not Path(args.video).is_file():
-        raise InputError(f"video not found: {args.video}")
+    probe(args.video)  # a missing or unreadable video is reported before the models load
+    check_positive(batch_size=args.batch_size, detect_every=args.detect_every)
     output = check_output_path(args.output)
     json_path = check_output_path(args.json) if args.json else None
     components = components_from(args, args.detect_max_side)
@@ -81,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     annotate_video(
         args.video, output, components, gallery, args.threshold,
         batch_size=args.batch_size, json_path=json_path, show_scores=not args.no_scores,
-        tracking=not args.no_tracking,
+        tracking=not args.no_tracking, detect_every=args.detect_every,
     )
     return 0
 
@@ -102,12 +119,10 @@ def gallery(args: argparse.Namespace) -> int:
     if args.gallery_command == "add":
         components = components_from(args)
         enrolment = Enroller(components.detector, components.embedder).enrol_image(args.image)
-        for warning in enrolment.warnings:
-            log.warning("%s: %s", args.image, warning)
         with GalleryStore(path) as store:
-            identity = store.add(
-                args.name, enrolment.crop, enrolment.embedding, components.embedder.info.model_id, source=str(args.image)
-            )
+            identity, warnings = add_enrolment(store, args.name, enrolment, components.embedder, str(args.image))
+        for warning in warnings:
+            log.warning("%s: %s", args.image, warning)
         print(f"enrolled {identity.name} in {path}")
         return 0
     if not path.exists():
@@ -125,4 +140,27 @@ def gallery(args: argparse.Namespace) -> int:
         elif args.gallery_command == "rename":
             store.rename(args.old, args.new)
             print(f"renamed {args.old} to {args.new}")
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from sphereapp.benchmark import bench as measure, environment, format_table, write_report
+
+    video = Path(args.video) if args.video else DEMO_VIDEO
+    if not video.is_file():
+        raise InputError(f"video not found: {video}")
+    check_positive(frames=args.frames, batch_size=args.batch_size, detect_every=args.detect_every)
+    if any(height < 16 for height in args.heights):
+        raise InputError("every --heights value must be at least 16")
+    json_path = check_output_path(args.json) if args.json else None
+    components = components_from(args, args.detect_max_side)
+    rows = measure(video, components, args.heights, args.frames,
+                   batch_size=args.batch_size, detect_every=args.detect_every)
+    env = environment(components)
+    print(f"{video.name}; {env['device']}, {env['torch_threads']} torch threads; sphereapp with --batch-size "
+          f"{args.batch_size} --detect-every {args.detect_every} --detect-max-side {args.detect_max_side}; "
+          "frames/s (higher is better)")
+    print(format_table(rows))
+    if json_path:
+        write_report(json_path, rows, env, video)
     return 0

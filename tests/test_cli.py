@@ -61,6 +61,12 @@ def test_not_a_video_is_a_one_line_error(capsys, tmp_path, untrained_model_file)
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_nonpositive_speed_option_is_a_one_line_error(capsys, tmp_path, untrained_model_file):
+    code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "o.mp4", "--detect-every", "0",
+                           "--model", untrained_model_file)
+    assert code == 2 and "--detect-every must be at least 1" in error_line(err)
+
+
 def test_output_folder_missing(capsys, tmp_path, untrained_model_file):
     code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "no" / "o.mp4", "--model", untrained_model_file)
     assert code == 2 and "does not exist" in error_line(err)
@@ -108,10 +114,11 @@ def test_gallery_add_without_face(capsys, tmp_path, untrained_model_file):
     assert code == 2 and "face" in error_line(err)
 
 
-def test_run_on_demo_clip_writes_video_and_json(capsys, tmp_path, untrained_model_file):
+@pytest.mark.parametrize("every", ["1", "3"])
+def test_run_on_demo_clip_writes_video_and_json(capsys, tmp_path, untrained_model_file, every):
     out, log = tmp_path / "annotated.mp4", tmp_path / "log.json"
     code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "--gallery", DEMO_GALLERY, "-o", out, "--json", log,
-                           "--model", untrained_model_file, "--threshold", "0.5")
+                           "--model", untrained_model_file, "--threshold", "0.5", "--detect-every", every)
     assert code == 0, err
     with av.open(str(out)) as container:
         video = container.streams.video[0]

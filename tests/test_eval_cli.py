@@ -6,6 +6,7 @@ import pytest
 
 from training.cli import main
 from training.evaluation.lfw import read_lfw_pairs
+from training.lfw_probe import default_cache_path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -23,7 +24,8 @@ def test_eval_pairs_csv_writes_report(shared_data, tmp_path, untrained_model_fil
     assert report["n_pairs"] == 20 and 0.0 <= report["accuracy"] <= 1.0
     assert set(report["tar_at_far"]) == {"0.001", "0.01"}
     assert {"std", "auc", "eer", "threshold"} <= set(report)
-    assert (tmp_path / ".pairs.crops112x96.npy").is_file(), "aligned crops are cached for the next run"
+    assert default_cache_path(csv, "pairs").is_file(), "aligned crops are cached for the next run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.csv", "report.json"], "nothing beside the data"
 
 
 def test_eval_rejects_missing_weights(shared_data, tmp_path, capsys):

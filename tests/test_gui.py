@@ -5,6 +5,7 @@ scores they observe. Frames come from a 12-frame cut of the demo clip to keep de
 """
 
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from PySide6.QtWidgets import QApplication, QInputDialog
 from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
 from sphereapp.core.device import describe_device, resolve_device
 from sphereapp.core.gallery import GalleryStore
+from sphereapp.core.modelfile import write_calibration
+from sphereapp.core.pipeline import Recognizer, run_video
 from sphereapp.core.video import VideoReader, VideoWriter
+from sphereapp.gui.engine import EXPORT_BATCH_SIZE
 from sphereapp.gui.export_dialog import progress_text
 from sphereapp.gui.face_choice_dialog import FaceChoiceDialog
 from sphereapp.gui.main_window import MainWindow
@@ -226,3 +230,109 @@ def test_settings_round_trip(tmp_path):
     assert settings.recognition() == RecognitionSettings()
     settings.set_recognition(RecognitionSettings("cpu", "/models/x.safetensors", 40))
     assert AppSettings(tmp_path / "s.ini").recognition() == RecognitionSettings("cpu", "/models/x.safetensors", 40)
+
+
+def step_to(qtbot, window: MainWindow, index: int) -> list:
+    """Show frame `index` and return its faces as the live view named them."""
+    with qtbot.waitSignal(window.player.overlayChanged, timeout=WAIT_MS):
+        window.player.seek(index)
+    assert window.player.overlay.index == index
+    return window.player.overlay.result.faces
+
+
+def enrol_first_face(qtbot, window: MainWindow, name: str) -> None:
+    """Enrol face 0 of the shown frame and wait until the frame is shown again with the new gallery."""
+    window.engine.enrol_from_frame(window.player.overlay, 0, name)
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == [name], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.player.overlay.result.faces[0].scores.shape == (1,), timeout=WAIT_MS)
+
+
+def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, clip, tmp_path):
+    open_clip(qtbot, window, clip)
+    enrol_first_face(qtbot, window, "Walker")
+    live = []
+    for index in range(CLIP_FRAMES):  # played frame after frame, as the export sees them
+        faces = step_to(qtbot, window, index)
+        live.append([(label.name, face.track, face.similarity)
+                     for label, face in zip(window.player.overlay.labels, faces)])
+    assert any(not np.allclose(face.track_scores, face.scores) for face in faces)  # named from several frames
+    assert any(name == "Walker" for frame in live for name, *_ in frame)
+
+    worker = window.engine.worker
+    recognizer = Recognizer(worker.components.detector, worker.components.embedder, worker.gallery,
+                            window.player.threshold)
+    run_video(clip, tmp_path / "export.mp4", recognizer, batch_size=EXPORT_BATCH_SIZE, json_path=tmp_path / "log.json")
+    exported = [[(face["identity"], face["track"], face["similarity"]) for face in frame["faces"]]
+                for frame in json.loads((tmp_path / "log.json").read_text())["frames"]]
+    assert [[(name, track) for name, track, _ in frame] for frame in live] == \
+           [[(name, track) for name, track, _ in frame] for frame in exported]
+    np.testing.assert_allclose([s for frame in live for *_, s in frame], [s for frame in exported for *_, s in frame],
+                               atol=1e-3)
+
+
+def test_tracks_restart_on_seek_and_gallery_change_but_survive_a_threshold_change(qtbot, window, clip):
+    open_clip(qtbot, window, clip)
+    enrol_first_face(qtbot, window, "Walker")
+    for index in range(4):
+        faces = step_to(qtbot, window, index)
+    tracks = [face.track for face in faces]
+    checked = 0
+    for i, face in enumerate(faces):  # four frames of evidence: labels follow the track's mean score
+        evidence = float(face.track_scores[0])
+        if not 0 <= evidence < 0.999:
+            continue
+        window.recognition_box.set_threshold(math.floor(evidence * 1000) / 1000)
+        assert names_drawn(window)[i] == "Walker"
+        window.recognition_box.set_threshold(math.floor(evidence * 1000) / 1000 + 0.001)
+        assert names_drawn(window)[i] is None
+        assert [f.track for f in window.player.overlay.result.faces] == tracks
+        checked += 1
+    assert checked
+    followed = step_to(qtbot, window, 4)  # the threshold changed, the tracks go on
+    assert {face.track for face in followed} & set(tracks)
+    assert any(not np.allclose(face.track_scores, face.scores) for face in followed)
+
+    def assert_fresh_tracks() -> None:
+        faces = window.player.overlay.result.faces
+        assert [face.track for face in faces] == list(range(len(faces)))
+        for face in faces:
+            np.testing.assert_array_equal(face.track_scores, face.scores)  # one frame of evidence
+
+    step_to(qtbot, window, 1)  # stepping back
+    assert_fresh_tracks()
+    step_to(qtbot, window, 2)
+    assert any(not np.allclose(face.track_scores, face.scores) for face in window.player.overlay.result.faces)
+    with qtbot.waitSignal(window.player.overlayChanged, timeout=WAIT_MS):
+        window.gallery_panel.renameRequested.emit("Walker", "W")  # the gallery changed: frame 2 is shown again
+    assert window.player.overlay.index == 2 and window.player.overlay.labels[0].name in ("W", None)
+    assert_fresh_tracks()
+
+
+def test_threshold_meaning_and_enrolment_hints(qtbot, window, tmp_path, untrained_model_file):
+    assert window.recognition_box.meaning.text() == "not calibrated"
+    calibrated = tmp_path / "calibrated.safetensors"
+    curve = ((0.2, 1.0), (0.4, 0.05), (0.6, 0.001))
+    write_calibration(untrained_model_file, calibrated, threshold=0.4, far_curve=curve,
+                      calibration="LFW open-set, seed 0, a test")
+    window.use_recognition(RecognitionSettings(model=str(calibrated)))
+    qtbot.waitUntil(lambda: window.model_status.threshold == 0.4, timeout=WAIT_MS)
+    box = window.recognition_box
+    assert box.threshold() == 0.4 and box.meaning.text() == "\u22485% of strangers accepted"
+    assert "LFW open-set, seed 0, a test" in box.meaning.toolTip()
+    box.set_threshold(0.5)
+    assert box.meaning.text() == "\u22480.71% of strangers accepted"  # log-interpolated
+    box.set_threshold(0.7)
+    assert box.meaning.text() == "<0.1% of strangers accepted"
+
+    twin = tmp_path / "Red_cap_twin.jpg"
+    twin.write_bytes(ONE_FACE_PHOTO.read_bytes())
+    assert drop(window.gallery_panel, [ONE_FACE_PHOTO])
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Hiker in red cap"], timeout=WAIT_MS)
+    message = window.gallery_panel.message.text().splitlines()
+    assert message[0] == "Enrolled Hiker in red cap." and message[1].startswith("\u26a0 small face (eyes 21 px")
+    assert drop(window.gallery_panel, [twin])
+    qtbot.waitUntil(lambda: len(window.gallery_panel.names()) == 2, timeout=WAIT_MS)
+    hint = "\u26a0 Red cap twin looks like Hiker in red cap (cos 1.00): recognition may confuse them"
+    assert hint in window.gallery_panel.message.text().splitlines()
+    assert hint in window.gallery_panel.list.item(1).toolTip()
+    assert "hints in the gallery panel" in window.statusBar().currentMessage()

@@ -1,9 +1,12 @@
 """Open-set identification: metrics against brute force on synthetic scores, the seeded split, the CLI."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
+import torch
+from safetensors import safe_open
 
 from training.cli import main
 from training.evaluation.openset import (
@@ -130,3 +133,34 @@ def test_openset_cli_on_a_few_lfw_people(shared_data, tmp_path, untrained_model_
     assert 0.0 <= report["rank1"] <= 1.0
     assert "recommended app threshold (FAR 1%)" in capsys.readouterr().out
     assert plot is None or plot.is_file()
+
+
+def test_openset_into_writes_the_calibration_keeping_the_weights(shared_data, tmp_path, untrained_model_file,
+                                                                 one_torch_thread, capsys):
+    from sphereapp.core.modelfile import load_embedder
+
+    weights = tmp_path / "model.safetensors"
+    shutil.copyfile(untrained_model_file, weights)
+    before = stored_tensors(weights)
+    _, original = load_embedder(weights)
+    out = tmp_path / "openset.json"
+    args = ["eval", "openset", "--lfw", str(shared_data / "lfw"), "--weights", str(weights), "--max-gallery", "2",
+            "--max-unknown", "40", "--max-probes-per-person", "1", "--cache", str(tmp_path / "crops.npy"),
+            "--json", str(out), "--device", "cpu", "--into", str(weights)]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    _, info = load_embedder(weights)
+    assert info.model_id == original.model_id and f"model id {info.model_id} unchanged" in capsys.readouterr().out
+    assert info.threshold == report["app_threshold"] and info.threshold != original.threshold
+    assert [list(point) for point in info.far_curve] == report["far_curve"] and len(info.far_curve) > 5
+    assert info.far_curve[0][1] == 1.0 and info.far_curve[-1][1] == 1 / 40
+    assert info.calibration == "LFW open-set, seed 0, 2 gallery people, 40 unknown probes"
+    after = stored_tensors(weights)
+    assert after.keys() == before.keys()
+    for name, tensor in before.items():
+        assert after[name].dtype == tensor.dtype and torch.equal(after[name], tensor)
+
+
+def stored_tensors(path):
+    with safe_open(path, framework="pt") as file:
+        return {name: file.get_tensor(name) for name in file.keys()}

@@ -1,16 +1,18 @@
 """Pipeline logic with fake detector/embedder: batching, scores kept per face, live re-labelling, JSON records."""
 
 import json
+import threading
 
 import numpy as np
+import pytest
 
 from sphereapp.core.align import TEMPLATE_112x96
 from sphereapp.core.detect import Detections
 from sphereapp.core.gallery import Gallery
 from sphereapp.core.pipeline import (
-    UNKNOWN_COLOR, FaceResult, Recognizer, batched, frame_log, label_faces, write_json_atomic,
+    UNKNOWN_COLOR, FaceResult, Recognizer, frame_log, label_faces, run_video, write_json_atomic,
 )
-from sphereapp.core.video import Frame
+from sphereapp.core.video import Frame, VideoReader, VideoWriter
 
 
 class FakeDetector:
@@ -82,13 +84,40 @@ def test_empty_gallery_means_unknown_without_score():
     assert record["faces"][0]["identity"] is None and record["faces"][0]["similarity"] is None
 
 
-def test_batched_keeps_order_and_remainder():
-    assert [len(b) for b in batched(range(10), 4)] == [4, 4, 2]
-    assert list(batched([], 3)) == []
-
-
 def test_write_json_atomic_leaves_no_temp_files(tmp_path):
     target = tmp_path / "log.json"
     write_json_atomic(target, {"a": [1, 2]})
     assert json.loads(target.read_text()) == {"a": [1, 2]}
     assert [p.name for p in tmp_path.iterdir()] == ["log.json"]
+
+
+def write_clip(path, colours):
+    with VideoWriter(path, 96, 112, 25.0) as writer:
+        for colour in colours:
+            writer.write(np.full((112, 96, 3), colour, np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_run_video_names_every_frame_with_threads_and_stride(tmp_path, every):
+    clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 10 + [(0, 0, 0)] * 2 + [(0, 180, 0)] * 10)
+    detector = FakeDetector()
+    summary = run_video(clip, tmp_path / "out.mp4", Recognizer(detector, FakeEmbedder(), GALLERY, 0.9),
+                        batch_size=4, json_path=tmp_path / "log.json", detect_every=every)
+    names = [[f["identity"] for f in frame["faces"]] for frame in json.loads((tmp_path / "log.json").read_text())["frames"]]
+    assert summary.frames == len(names) == 22
+    assert names[:9] == [["Red"]] * 9 and names[-8:] == [["Green"]] * 8
+    assert sum(detector.calls) == (22 if every == 1 else 8)  # frames 0, 3, ..., 21
+    with VideoReader(tmp_path / "out.mp4") as reader:
+        assert sum(1 for _ in reader) == 22
+
+
+def test_cancel_leaves_no_output_and_no_threads(tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 30)
+    threads = threading.active_count()
+    calls = iter(range(100))
+    with pytest.raises(KeyboardInterrupt):
+        run_video(clip, tmp_path / "out.mp4", Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9),
+                  should_stop=lambda: next(calls) == 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    assert threading.active_count() == threads

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sphereapp.core.pipeline import FaceResult, frame_log
+from sphereapp.core.pipeline import FaceResult, frame_log, label_faces
 from sphereapp.core.tracking import Tracker, box_iou
 
 THRESHOLD = 0.5
@@ -29,6 +29,22 @@ def test_one_bad_frame_keeps_the_name():
         names.append(current.identity)
     assert names == [0] * len(frames)
     assert len(set(ids)) == 1
+
+
+def test_a_new_threshold_re_decides_tracked_faces_from_their_track_evidence():
+    tracker = Tracker(window=5)
+    for k, scores in enumerate([[0.8, 0.1]] * 3 + [[0.4, 0.1]]):
+        current = face(k, scores)
+        tracker.update([current], THRESHOLD)
+    np.testing.assert_allclose(current.track_scores, [0.7, 0.1])  # the window mean, not this frame's 0.4
+    assert current.identity == 0
+    label_faces([current], 0.75)
+    assert current.identity == -1 and current.similarity == pytest.approx(0.7)
+    label_faces([current], 0.65)
+    assert current.identity == 0 and current.track == 0
+    untracked = face(0, [0.4, 0.1])
+    label_faces([untracked], 0.65)
+    assert untracked.track_scores is None and untracked.identity == -1  # decided from its own scores
 
 
 def test_frame_by_frame_would_have_flipped_the_bad_frame():

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from sphereapp.core.align import CROP_SIZE
 from sphereapp.core.detect import FaceDetector
 from sphereapp.core.errors import InputError
+from sphereapp.core.gallery import app_data_dir
 from sphereapp.core.models import normalize_input
 from training.evaluation import (
     VerificationPairs,
@@ -72,6 +73,13 @@ def embed_crops(backbone: nn.Module, crops: np.ndarray, device: torch.device, ba
         batch = torch.from_numpy(crops[start:start + batch_size]).to(device)
         parts.append(backbone(normalize_input(batch)).float().cpu().numpy())
     return np.concatenate(parts)
+
+
+def default_cache_path(source: Path, kind: str) -> Path:
+    """Where the aligned crops of an evaluation set are cached when no --cache is given: the per-user sphereapp
+    data folder (never inside the data set, which may be read-only), named by the set's resolved path."""
+    digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:12]
+    return app_data_dir() / "cache" / f"{kind}-{digest}.crops112x96.npy"
 
 
 def cached_crops(paths: list[Path], cache_path: Path, device: torch.device) -> np.ndarray:

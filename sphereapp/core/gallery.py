@@ -18,9 +18,9 @@ import numpy as np
 
 from sphereapp.core.align import align_face
 from sphereapp.core.annotate import identity_color
-from sphereapp.core.detect import primary_face
 from sphereapp.core.errors import InputError, NoFaceError
 from sphereapp.core.images import read_image_rgb
+from sphereapp.core.quality import face_warnings, lookalike_warnings
 
 if TYPE_CHECKING:
     from sphereapp.core.detect import Detections, FaceDetector
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LOCK_TIMEOUT_S = 3.0  # how long a write waits for another sphereapp holding the gallery before giving up
+MAX_PHOTO_SIDE = 4096  # larger photos are shrunk before detection: MTCNN on 80 megapixels needs gigabytes
 
 Color = tuple[int, int, int]
 
@@ -114,6 +115,8 @@ _SQLITE_PROBLEMS = {
     "SQLITE_NOTADB": "is not a sphereapp gallery (not an SQLite database)",
     "SQLITE_CORRUPT": "is damaged (corrupt SQLite database)",
     "SQLITE_CANTOPEN": "cannot be opened (missing folder or no permission)",
+    "SQLITE_FULL": "cannot be changed: the disk is full",
+    "SQLITE_IOERR": "cannot be read or written (input/output error)",
 }
 
 
@@ -231,6 +234,9 @@ class GalleryStore:
             )
         if version == 0 and self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise InputError(f"gallery '{self.path}' is another program's SQLite database, not a sphereapp gallery")
+        if self.read_only:
+            raise InputError(f"gallery '{self.path}' is read-only but must be upgraded to this sphereapp's format"
+                             f" (from {version} to {SCHEMA_VERSION}); make it writable once")
         with self._transaction() as conn:
             for step in MIGRATIONS[_user_version(conn):]:  # read again under the lock: another instance may be done
                 step(conn)
@@ -337,7 +343,7 @@ class Gallery:
                 log.warning("gallery folder: skipping '%s': %s", photo.name, exc)
                 continue
             for warning in enrolment.warnings:
-                log.warning("gallery folder: %s", warning)
+                log.warning("gallery folder: %s: %s", photo.name, warning)
             names.append(name)
             embeddings.append(enrolment.embedding)
         if not names:
@@ -365,7 +371,8 @@ def open_gallery(spec: str | Path, enroller: Enroller, embedder: Embedder) -> Ga
 
 @dataclass(frozen=True, eq=False)
 class Enrolment:
-    """The face chosen in one photo: its aligned crop, embedding, box, how many faces there were, and warnings."""
+    """The face chosen in one photo: its aligned crop, embedding, box, how many faces there were, and warnings
+    (several faces; a small, blurred or turned face: core/quality.py)."""
 
     crop: np.ndarray  # (112, 96, 3) uint8 RGB
     embedding: np.ndarray  # (D,) float32
@@ -384,30 +391,44 @@ class Enroller:
     def find_faces(self, path: str | Path) -> tuple[np.ndarray, Detections]:
         """The photo as RGB and every face the detector finds in it; NoFaceError when there is none."""
         path = Path(path)
-        image = read_image_rgb(path)
+        image = read_image_rgb(path, max_side=MAX_PHOTO_SIDE)
         detections = self.detector.detect([image])[0]
         if len(detections.boxes) == 0:
             raise NoFaceError(f"no face found in '{path}'")
         return image, detections
 
     def enrol_face(self, image: np.ndarray, box: np.ndarray, landmarks: np.ndarray) -> Enrolment:
-        """One face already located in an RGB image (e.g. a video frame): aligned crop and embedding."""
+        """One face already located in an RGB image (e.g. a video frame): aligned crop, embedding, quality hints."""
         crop = align_face(image, landmarks)
         embedding = np.asarray(self.embedder.embed(crop[None])[0], dtype=np.float32)
-        return Enrolment(crop, embedding, np.asarray(box, np.float32).copy(), n_faces=1)
+        return Enrolment(crop, embedding, np.asarray(box, np.float32).copy(), n_faces=1,
+                         warnings=face_warnings(crop, landmarks))
 
     def enrol_image(self, path: str | Path) -> Enrolment:
         """The largest (most central) face of the photo; NoFaceError when the detector finds none."""
         image, detections = self.find_faces(path)
         n_faces = len(detections.boxes)
+        from sphereapp.core.detect import primary_face  # here: detect imports torch, which the store never needs
+
         chosen = primary_face(detections.boxes, image.shape[:2])
         enrolment = self.enrol_face(image, detections.boxes[chosen], detections.landmarks[chosen])
         notes = [f"{n_faces} faces found in '{Path(path).name}'; using the largest"] if n_faces > 1 else []
-        return replace(enrolment, n_faces=n_faces, warnings=notes)
+        return replace(enrolment, n_faces=n_faces, warnings=notes + enrolment.warnings)
 
     def enrol(self, store: GalleryStore, name: str, image_path: str | Path) -> Identity:
-        """Enrol the main face of a photo under `name` (warnings are logged)."""
-        enrolment = self.enrol_image(image_path)
-        for warning in enrolment.warnings:
-            log.warning(warning)
-        return store.add(name, enrolment.crop, enrolment.embedding, self.embedder.info.model_id, str(image_path))
+        """Enrol the main face of a photo under `name` (hints are logged)."""
+        identity, warnings = add_enrolment(store, name, self.enrol_image(image_path), self.embedder, str(image_path))
+        for warning in warnings:
+            log.warning("%s: %s", image_path, warning)
+        return identity
+
+
+def add_enrolment(
+    store: GalleryStore, name: str, enrolment: Enrolment, embedder: Embedder, source: str = ""
+) -> tuple[Identity, list[str]]:
+    """Store an enrolment under `name`; returns the identity and every hint: the enrolment's own, and one per
+    enrolled person it looks like (cosine >= the model's threshold)."""
+    enrolled = Gallery.from_store(store, embedder)
+    identity = store.add(name, enrolment.crop, enrolment.embedding, embedder.info.model_id, source)
+    threshold = embedder.info.threshold
+    return identity, enrolment.warnings + lookalike_warnings(identity.name, enrolment.embedding, enrolled, threshold)

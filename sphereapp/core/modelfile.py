@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -15,6 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as serialize
 from torch import nn
 
+from sphereapp.core.calibration import FarCurve, check_far_curve
 from sphereapp.core.errors import ModelFileError
 from sphereapp.core.models import available_models, build_model
 
@@ -40,10 +42,12 @@ class ModelInfo:
     recipe: str = ""
     lfw: str = ""
     model_id: str = ""  # computed from the tensors by save_embedder / load_embedder
+    far_curve: FarCurve = ()  # open-set (threshold, FAR) points (core/calibration.py); () when not calibrated
+    calibration: str = ""  # where far_curve was measured, e.g. "LFW open-set, seed 0, ..."
 
     def to_metadata(self) -> dict[str, str]:
-        """The info as safetensors metadata (str -> str)."""
-        return {key: str(value) for key, value in asdict(self).items()}
+        """The info as safetensors metadata (str -> str; far_curve as JSON)."""
+        return {key: json.dumps(value) if key == "far_curve" else str(value) for key, value in asdict(self).items()}
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> ModelInfo:
@@ -59,6 +63,11 @@ class ModelInfo:
             raise ValueError(
                 f"bad metadata (embedding_size {values['embedding_size']!r}, threshold {values['threshold']!r})"
             ) from None
+        if "far_curve" in values:
+            try:
+                values["far_curve"] = check_far_curve(json.loads(values["far_curve"]))
+            except ValueError as error:
+                raise ValueError(f"bad metadata ({error})") from None
         return cls(**values)
 
 
@@ -98,7 +107,7 @@ def load_embedder(path: str | Path, device: torch.device | str = "cpu") -> tuple
     if not path.is_file():
         raise ModelFileError(f"cannot load model '{path}': file not found")
     try:
-        tensors, info = _read_torch(path) if path.suffix in TORCH_SUFFIXES else _read_safetensors(path)
+        tensors, info = _read(path)
         model = _build(info.architecture, info.embedding_size, "cpu")
         _check_fit(tensors, model, info)
     except ValueError as error:
@@ -107,12 +116,43 @@ def load_embedder(path: str | Path, device: torch.device | str = "cpu") -> tuple
     return model.to(device).eval(), info
 
 
+def write_calibration(
+    source: str | Path, target: str | Path, *, threshold: float, far_curve: FarCurve, calibration: str
+) -> ModelInfo:
+    """Write `source`'s tensors bit for bit (its model_id stays) with a new threshold and open-set calibration.
+
+    `target` must be a .safetensors file; it is written atomically and may be `source` itself.
+    """
+    source, target = Path(source), Path(target)
+    if target.suffix != ".safetensors":
+        raise ModelFileError(f"cannot write model '{target}': its name must end in .safetensors")
+    if not source.is_file():
+        raise ModelFileError(f"cannot load model '{source}': file not found")
+    try:
+        tensors, info = _read(source)
+        _check_fit(tensors, _build(info.architecture, info.embedding_size, "meta"), info)
+        calibrated = replace(info, threshold=float(threshold), far_curve=check_far_curve(far_curve),
+                             calibration=calibration)
+    except ValueError as error:
+        raise ModelFileError(f"cannot load model '{source}': {error}") from None
+    try:
+        _write_atomically(tensors, calibrated.to_metadata(), target)
+    except OSError as error:
+        raise ModelFileError(f"cannot save model '{target}': {error.strerror or error}") from error
+    return calibrated
+
+
 def default_model_path() -> Path | None:
     """$SPHEREAPP_MODEL, else assets/sphereface20.safetensors beside the package when it exists, else None."""
     if os.environ.get(MODEL_ENV):
         return Path(os.environ[MODEL_ENV]).expanduser()
     bundled = ASSETS_DIR / DEFAULT_MODEL_FILE
     return bundled if bundled.is_file() else None
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], ModelInfo]:
+    """Tensors as stored and the info of a .pt/.pth state dict or a .safetensors file; ValueError otherwise."""
+    return _read_torch(path) if path.suffix in TORCH_SUFFIXES else _read_safetensors(path)
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], ModelInfo]:

@@ -6,19 +6,22 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from sphereapp.core.align import align_faces
 from sphereapp.core.annotate import FaceLabel, draw_faces
+from sphereapp.core.background import BackgroundSink, prefetched
 from sphereapp.core.detect import FaceDetector
 from sphereapp.core.embed import Embedder
+from sphereapp.core.errors import InputError
 from sphereapp.core.gallery import Gallery
 from sphereapp.core.match import identity_from_scores, match
+from sphereapp.core.stride import recognised_frames
 from sphereapp.core.tracking import Tracker
 from sphereapp.core.video import Frame, VideoReader, VideoWriter
 
@@ -36,6 +39,7 @@ class FaceResult:
     identity: int = -1  # gallery row, -1 = unknown
     similarity: float = float("nan")  # best score (nan when the gallery is empty)
     track: int = -1  # track id when the faces of a video are tracked, else -1
+    track_scores: np.ndarray | None = None  # (M,) the track's mean scores the face is named from, when tracked
 
 
 @dataclass
@@ -46,9 +50,11 @@ class FrameResult:
 
 
 def label_faces(faces: Sequence[FaceResult], threshold: float) -> None:
-    """(Re)decide each face's identity from its stored scores: best >= threshold, else unknown."""
+    """(Re)decide each face's identity from its stored scores (its track's when tracked): best >= threshold, else
+    unknown."""
     for face in faces:
-        face.identity, face.similarity = identity_from_scores(face.scores, threshold)
+        scores = face.scores if face.track_scores is None else face.track_scores
+        face.identity, face.similarity = identity_from_scores(scores, threshold)
 
 
 class Recognizer:
@@ -90,13 +96,6 @@ class Recognizer:
         ]
 
 
-def batched(items: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
-    """Consecutive lists of at most `size` items."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 @dataclass
 class RunSummary:
     frames: int
@@ -123,13 +122,15 @@ def run_video(
     model_name: str = "",
     show_scores: bool = True,
     tracking: bool = True,
+    detect_every: int = 1,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunSummary:
     """Annotate every frame of a video into an H.264 file (audio copied); optionally write a JSON log.
 
     With `tracking`, faces are linked into tracks and named from each track's recent scores (core/tracking.py);
-    without it, every frame is named on its own.
+    without it, every frame is named on its own. `detect_every` k > 1 detects and embeds every k-th frame and
+    interpolates the faces in between (core/stride.py).
 
     Nothing is left at `output_path` or `json_path` unless the whole run succeeds; `should_stop` returning True
     cancels the run (raises `KeyboardInterrupt` after cleaning up).
@@ -138,23 +139,27 @@ def run_video(
     log_frames: list[dict] = []
     n_faces = n_known = 0
     tracker = Tracker() if tracking else None
-    with VideoReader(video_path) as reader:
+    with VideoReader(video_path) as reader, closing(prefetched(reader)) as decoded:  # decoded on a thread
         info = reader.info
-        with VideoWriter(output_path, info.width, info.height, info.fps, audio_from=video_path) as writer:
+        with (
+            VideoWriter(output_path, info.width, info.height, info.fps, audio_from=video_path) as writer,
+            BackgroundSink(lambda item: writer.write(draw_faces(*item[:2], show_scores=show_scores), item[2])) as sink,
+        ):
             done = 0
-            for batch in batched(reader, batch_size):
+            for frame, result in recognised_frames(decoded, recognizer, batch_size, detect_every):
                 if should_stop is not None and should_stop():
                     raise KeyboardInterrupt("cancelled")
-                for frame, result in zip(batch, recognizer.recognise(batch)):
-                    if tracker is not None:
-                        tracker.update(result.faces, recognizer.threshold)
-                    writer.write(draw_faces(frame.image, recognizer.labels(result), show_scores=show_scores))
-                    n_faces += len(result.faces)
-                    n_known += sum(face.identity >= 0 for face in result.faces)
-                    if json_path is not None:
-                        log_frames.append(frame_log(result, recognizer.gallery.names))
-                done += len(batch)
-                if progress is not None:
+                if tracker is not None:
+                    tracker.update(result.faces, recognizer.threshold)
+                else:
+                    label_faces(result.faces, recognizer.threshold)
+                sink.put((frame.image, recognizer.labels(result), frame.time))  # drawn and encoded on a thread
+                n_faces += len(result.faces)
+                n_known += sum(face.identity >= 0 for face in result.faces)
+                if json_path is not None:
+                    log_frames.append(frame_log(result, recognizer.gallery.names))
+                done += 1
+                if progress is not None and (done % batch_size == 0 or done == info.frame_count):
                     progress(done, info.frame_count)
         skipped = reader.skipped_packets
     if json_path is not None:
@@ -165,7 +170,11 @@ def run_video(
             "threshold": recognizer.threshold,
             "frames": log_frames,
         }
-        write_json_atomic(json_path, log)
+        try:
+            write_json_atomic(json_path, log)
+        except BaseException:
+            Path(output_path).unlink(missing_ok=True)  # the run did not complete: no video without its log
+            raise
     return RunSummary(done, n_faces, n_known, time.perf_counter() - started, skipped)
 
 
@@ -189,13 +198,16 @@ def frame_log(result: FrameResult, names: Sequence[str]) -> dict:
 
 
 def write_json_atomic(path: str | Path, data: dict) -> None:
-    """Write JSON to a temp file beside `path`, then rename it into place."""
+    """Write JSON to a temp file beside `path`, then rename it into place; InputError when that fails (disk full)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise InputError(f"cannot write '{path}': {error.strerror or error}") from error

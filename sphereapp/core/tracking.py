@@ -37,6 +37,14 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def match_boxes(a: np.ndarray, b: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
+    """One-to-one pairs (i, j) of boxes a[i], b[j] with the largest total IoU (Hungarian), each pair >= min_iou."""
+    if len(a) == 0 or len(b) == 0:
+        return []
+    iou = box_iou(a, b)
+    return [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(iou, maximize=True)) if iou[i, j] >= min_iou]
+
+
 @dataclass
 class Track:
     """One face followed over frames: its last box, its recent score vectors and how many frames it was missed."""
@@ -82,16 +90,13 @@ class Tracker:
     next_id: int = 0
 
     def update(self, faces: Sequence[FaceResult], threshold: float) -> list[int]:
-        """Assign each face a track, set its identity/similarity (and `track`) from the track's evidence; track ids."""
+        """Assign each face a track, set its `track`, `track_scores` (evidence) and identity/similarity; track ids."""
         boxes = np.array([face.box for face in faces], np.float64).reshape(-1, 4)
         assigned: list[Track | None] = [None] * len(faces)
         matched: set[int] = set()
-        if self.tracks and len(faces):
-            iou = box_iou(np.array([t.box for t in self.tracks]), boxes)
-            for t, f in zip(*linear_sum_assignment(iou, maximize=True)):
-                if iou[t, f] >= self.min_iou:
-                    assigned[f] = self.tracks[t]
-                    matched.add(t)
+        for t, f in match_boxes(np.array([t.box for t in self.tracks]), boxes, self.min_iou):
+            assigned[f] = self.tracks[t]
+            matched.add(t)
         for t, track in enumerate(self.tracks):
             if t not in matched:
                 track.missed += 1
@@ -105,8 +110,8 @@ class Tracker:
             if track is None:
                 assigned[f] = track = self._new_track(boxes[f])
             track.add(boxes[f], face.scores)
-            face.identity, face.similarity = identity_from_scores(track.mean_scores(), threshold)
-            face.track = track.id
+            face.track, face.track_scores = track.id, track.mean_scores()
+            face.identity, face.similarity = identity_from_scores(face.track_scores, threshold)
         return [track.id for track in assigned]
 
     def _new_track(self, box: np.ndarray) -> Track:

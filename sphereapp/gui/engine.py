@@ -14,12 +14,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from sphereapp.core.calibration import FarCurve
 from sphereapp.core.components import Components, load_components
 from sphereapp.core.detect import Detections, primary_face
 from sphereapp.core.device import describe_device
@@ -30,10 +31,12 @@ from sphereapp.core.gallery import (
     Gallery,
     GalleryStore,
     Identity,
+    add_enrolment,
     clean_name,
 )
 from sphereapp.core.modelfile import default_model_path
 from sphereapp.core.pipeline import FrameResult, Recognizer, run_video
+from sphereapp.core.tracking import Tracker
 from sphereapp.gui.frame_source import FrameSource
 from sphereapp.gui.overlay import Overlay, render
 from sphereapp.gui.settings import RecognitionSettings
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 
 RESULT_CACHE_SIZE = 2048  # recognised frames kept, so stepping back does not run the networks again
 EXPORT_BATCH_SIZE = 4  # frames per export batch: small enough that Cancel answers quickly on a CPU
+TRACK_GAP_S = 0.5  # a forward jump of at most this much video continues the tracks (playback skipping frames)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class ModelStatus:
     device: str
     model_name: str
     threshold: float  # the model's recommended cosine threshold
+    far_curve: FarCurve = ()  # what thresholds mean for strangers (core/calibration.py); () when not calibrated
+    calibration: str = ""  # where far_curve was measured
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +112,7 @@ class RecognitionWorker(QObject):
     frameFailed = Signal(str)
     endReached = Signal(int)  # index of the video's last frame, once decoding finds it
     faceChoiceNeeded = Signal(object)  # FaceChoice
-    enrolled = Signal(str)  # name
+    enrolled = Signal(str, object)  # name, list[str] of one-line hints (core/quality.py)
     problem = Signal(str)  # a one-line message for the user
     exportProgress = Signal(int, object)  # frames done, total (None when unknown)
     exportFinished = Signal(object)  # RunSummary
@@ -122,6 +128,8 @@ class RecognitionWorker(QObject):
         self.source: FrameSource | None = None
         self._results: OrderedDict[int, FrameResult] = OrderedDict()
         self._last_request: tuple[int, float, bool] | None = None
+        self.tracker = Tracker()
+        self._tracked: FrameResult | None = None  # the last frame the tracker named
 
     # -- models and gallery -------------------------------------------------------------------------------------
 
@@ -139,7 +147,8 @@ class RecognitionWorker(QObject):
             return
         self.components = components
         info = components.embedder.info
-        self.modelReady.emit(ModelStatus(describe_device(components.device), components.model_name, info.threshold))
+        self.modelReady.emit(ModelStatus(describe_device(components.device), components.model_name, info.threshold,
+                                         info.far_curve, info.calibration))
         self._gallery_updated()
 
     @Slot(str)
@@ -219,10 +228,9 @@ class RecognitionWorker(QObject):
         return self.store
 
     def _add(self, name: str, enrolment: Enrolment, source: Path) -> Identity:
-        identity = self._require_store().add(
-            name, enrolment.crop, enrolment.embedding, self.components.embedder.info.model_id, source=str(source)
-        )
-        self.enrolled.emit(identity.name)
+        identity, warnings = add_enrolment(self._require_store(), name, enrolment, self.components.embedder,
+                                           str(source))
+        self.enrolled.emit(identity.name, warnings)
         return identity
 
     def _gallery_updated(self) -> None:
@@ -236,6 +244,7 @@ class RecognitionWorker(QObject):
                             else Gallery([], [], np.zeros((0, embedder.info.embedding_size), np.float32)))
             self.recognizer = Recognizer(detector, embedder, self.gallery, embedder.info.threshold)
         self._results.clear()
+        self._tracked = None  # the scores changed: tracks start again
         self.galleryChanged.emit(self.store.identities() if self.store is not None else [])
         if self._last_request is not None and self.source is not None:
             self.show_frame(*self._last_request)
@@ -251,7 +260,7 @@ class RecognitionWorker(QObject):
             return
         if self.source is not None:
             self.source.close()
-        self.source, self._last_request = source, None
+        self.source, self._last_request, self._tracked = source, None, None
         self._results.clear()
         self.videoOpened.emit(path, source.info)
 
@@ -270,6 +279,8 @@ class RecognitionWorker(QObject):
                 self._results[frame.index] = result
                 while len(self._results) > RESULT_CACHE_SIZE:
                     self._results.popitem(last=False)
+            if result is not None:
+                result = self._track(result, threshold)
             overlay = render(frame, result, self.recognizer, threshold, show_scores)
         except SphereappError as error:
             self.frameFailed.emit(str(error))
@@ -282,6 +293,23 @@ class RecognitionWorker(QObject):
         if self.source.last_index is not None and index >= self.source.last_index:
             self.endReached.emit(self.source.last_index)
         self.frameReady.emit(overlay, time.perf_counter() - started, ran_networks)
+
+    def _track(self, result: FrameResult, threshold: float) -> FrameResult:
+        """The frame's faces named by their tracks, as `run_video` names them (`result`, maybe cached, is kept).
+
+        Tracks continue when the frame follows the last tracked one by at most TRACK_GAP_S (playback, stepping
+        forward); anything else (a seek, stepping back, another video or gallery) starts them again.
+        """
+        last = self._tracked
+        if last is not None and result.index == last.index:
+            return last
+        gap = max(1, round(TRACK_GAP_S * self.source.info.fps))
+        if last is None or not 0 < result.index - last.index <= gap:
+            self.tracker = Tracker()
+        faces = [replace(face) for face in result.faces]
+        self.tracker.update(faces, threshold)
+        self._tracked = FrameResult(result.index, result.time, faces)
+        return self._tracked
 
     # -- export --------------------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +36,8 @@ from sphereapp.core.gallery import IMAGE_SUFFIXES, Identity
 from sphereapp.gui.video_view import to_qimage
 
 SWATCH_WIDTH = 6  # px of identity colour framing each face thumbnail
+BADGE_SIZE = 20  # px of the warning sign on the thumbnail of a person enrolled with hints
+WARNING_SIGN = "\u26a0"
 THUMBNAIL_SIZE = QSize(48, 56)  # half the 96x112 crop: sharp on 2x screens
 HINT = "Drop photos here to enrol people (name = file name).\nDouble-click a name to rename; right-click to remove."
 
@@ -47,13 +50,15 @@ def image_paths(mime: QMimeData) -> list[str]:
     ]
 
 
-def thumbnail(identity: Identity) -> QIcon:
-    """The aligned face crop framed in the identity's colour."""
+def thumbnail(identity: Identity, badge: QIcon | None = None) -> QIcon:
+    """The aligned face crop framed in the identity's colour, with `badge` in its bottom-right corner."""
     crop = QPixmap.fromImage(to_qimage(identity.crop))
     framed = QPixmap(crop.width() + 2 * SWATCH_WIDTH, crop.height() + 2 * SWATCH_WIDTH)
     framed.fill(QColor(*identity.color))
     painter = QPainter(framed)
     painter.drawPixmap(SWATCH_WIDTH, SWATCH_WIDTH, crop)
+    if badge is not None:
+        painter.drawPixmap(framed.width() - BADGE_SIZE, framed.height() - BADGE_SIZE, badge.pixmap(BADGE_SIZE))
     painter.end()
     return QIcon(framed)
 
@@ -68,6 +73,7 @@ class GalleryPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setAcceptDrops(True)
+        self.hints: dict[str, list[str]] = {}  # name -> hints from enrolling that person in this session
         self.title = QLabel()
         font = self.title.font()
         font.setBold(True)
@@ -112,10 +118,13 @@ class GalleryPanel(QWidget):
         """Show the gallery as stored."""
         self.list.blockSignals(True)
         self.list.clear()
+        warning = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         for identity in identities:
-            item = QListWidgetItem(thumbnail(identity), identity.name)
+            hints = self.hints.get(identity.name, [])
+            item = QListWidgetItem(thumbnail(identity, warning if hints else None), identity.name)
             item.setData(Qt.ItemDataRole.UserRole, identity.name)
-            item.setToolTip(f"{identity.name}\nfrom {identity.source}" if identity.source else identity.name)
+            tip = f"{identity.name}\nfrom {identity.source}" if identity.source else identity.name
+            item.setToolTip("\n".join([tip, *(f"{WARNING_SIGN} {hint}" for hint in hints)]))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             self.list.addItem(item)
         self.list.blockSignals(False)
@@ -126,6 +135,11 @@ class GalleryPanel(QWidget):
     def show_message(self, text: str) -> None:
         """A note about the last enrolment (no face found, enrolled, ...)."""
         self.message.setText(text)
+
+    def show_enrolled(self, name: str, hints: Sequence[str]) -> None:
+        """Say who was enrolled, with one line per quality hint; the person's entry keeps a warning sign."""
+        self.show_message("\n".join([f"Enrolled {name}.", *(f"{WARNING_SIGN} {hint}" for hint in hints)]))
+        self.hints[name] = list(hints)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if image_paths(event.mimeData()):
@@ -146,6 +160,8 @@ class GalleryPanel(QWidget):
     def _item_edited(self, item: QListWidgetItem) -> None:
         old, new = item.data(Qt.ItemDataRole.UserRole), item.text().strip()
         if new != old:
+            if old in self.hints:
+                self.hints[new] = self.hints.pop(old)
             self.renameRequested.emit(old, new)
 
     def _context_menu(self, position) -> None:

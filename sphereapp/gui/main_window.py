@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.device_label.setText(status.device)
         self.model_label.setText(f"model: {status.model_name}")
-        self.recognition_box.set_default(status.threshold)
+        self.recognition_box.set_default(status.threshold, status.far_curve, status.calibration)
         self._update_export_action()
 
     def _model_failed(self, message: str) -> None:
@@ -300,9 +300,10 @@ class MainWindow(QMainWindow):
         dialog.rejected.connect(lambda: self.gallery_panel.show_message(f"Skipped {choice.path.name}."))
         dialog.open()
 
-    def _enrolled(self, name: str) -> None:
-        self.gallery_panel.show_message(f"Enrolled {name}.")
-        self.statusBar().showMessage(f"Enrolled {name}", 5000)
+    def _enrolled(self, name: str, warnings: list[str]) -> None:
+        self.gallery_panel.show_enrolled(name, warnings)
+        hints = f" \u2014 {len(warnings)} hint{'s' if len(warnings) > 1 else ''} in the gallery panel"
+        self.statusBar().showMessage(f"Enrolled {name}{hints if warnings else ''}", 5000)
 
     def _problem(self, message: str) -> None:
         self.gallery_panel.show_message(message)

@@ -1,7 +1,7 @@
 """What the player shows for one frame: the frame, its recognition result, and the labels drawn on it.
 
-Qt-free. Labelling uses the faces' stored gallery scores (`core.pipeline.label_faces`), so a new threshold
-re-labels a frame without running any network.
+Qt-free. Labelling uses the faces' stored gallery scores, their track's when tracked (`core.pipeline.label_faces`),
+so a new threshold re-labels a frame without running any network or breaking a track.
 """
 
 from __future__ import annotations

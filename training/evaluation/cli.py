@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from sphereapp.core.device import resolve_device
-from sphereapp.core.modelfile import load_embedder
+from sphereapp.core.modelfile import load_embedder, write_calibration
 from training.evaluation.lfw import read_lfw_pairs
 from training.evaluation.metrics import VerificationReport, plot_roc
 from training.evaluation.openset import OpenSetReport, build_openset_split, openset_report
 from training.evaluation.pairs import VerificationPairs, read_pairs_csv
-from training.lfw_probe import PairsProbe, cached_crops, embed_crops
+from training.lfw_probe import PairsProbe, cached_crops, default_cache_path, embed_crops
 from training.teacher_eval import add_lfw_teacher_parser
 
 
@@ -34,7 +34,7 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--weights", type=Path, required=True, help="embedder weights (.safetensors)")
         sub.add_argument("--json", type=Path, metavar="OUT.json", help="write the report as JSON")
         sub.add_argument("--plot", type=Path, metavar="ROC.png", help="draw the ROC curve (needs matplotlib)")
-        sub.add_argument("--cache", type=Path, help="aligned-crop cache file (default: beside the pair list)")
+        sub.add_argument("--cache", type=Path, help="aligned-crop cache file (default: in the sphereapp data folder)")
         sub.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
         sub.set_defaults(run=run_eval)
     add_openset_parser(protocols)
@@ -52,11 +52,15 @@ def add_openset_parser(protocols: argparse._SubParsersAction) -> None:
     sub.add_argument("--weights", type=Path, required=True, help="embedder weights (.safetensors)")
     sub.add_argument("--json", type=Path, metavar="OUT.json", help="write the report as JSON")
     sub.add_argument("--plot", type=Path, metavar="DIR.png", help="draw DIR against FAR (needs matplotlib)")
+    sub.add_argument("--into", type=Path, metavar="OUT.safetensors",
+                     help="write the weights (unchanged, same model id) with this calibration: the threshold at "
+                          "FAR 1%% as the recommended one and the FAR curve the app explains thresholds with; "
+                          "may be WEIGHTS itself")
     sub.add_argument("--seed", type=int, default=0, help="split seed (default: 0)")
     sub.add_argument("--max-gallery", type=int, metavar="N", help="use N known people drawn by the seed")
     sub.add_argument("--max-unknown", type=int, metavar="N", help="use N unknown people drawn by the seed")
     sub.add_argument("--max-probes-per-person", type=int, metavar="N", help="at most N known probes per person")
-    sub.add_argument("--cache", type=Path, help="aligned-crop cache file (default: LFW_DIR/.openset.crops112x96.npy)")
+    sub.add_argument("--cache", type=Path, help="aligned-crop cache file (default: in the sphereapp data folder)")
     sub.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     sub.set_defaults(run=run_openset)
 
@@ -65,7 +69,7 @@ def run_openset(args: argparse.Namespace) -> int:
     split = build_openset_split(args.lfw, args.seed, args.max_gallery, args.max_unknown, args.max_probes_per_person)
     device = resolve_device(args.device)
     model, info = load_embedder(args.weights, device)
-    crops = cached_crops(split.gallery + split.probes, args.cache or args.lfw / ".openset.crops112x96.npy", device)
+    crops = cached_crops(split.gallery + split.probes, args.cache or default_cache_path(args.lfw, "openset"), device)
     fused = embed_crops(model, crops, device) + embed_crops(model, np.ascontiguousarray(crops[:, :, ::-1]), device)
     fused /= np.linalg.norm(fused, axis=1, keepdims=True)  # the app's embedding (core/embed.py flip fusion)
     gallery, probes = fused[:len(split.gallery)], fused[len(split.gallery):]
@@ -77,6 +81,13 @@ def run_openset(args: argparse.Namespace) -> int:
     if args.plot:
         plot_roc({info.architecture: report.curve}, args.plot, title="LFW open-set identification",
                  ylabel="detection and identification rate")
+    if args.into:
+        where = (f"LFW open-set, seed {args.seed}, {report.n_gallery} gallery people, "
+                 f"{report.n_unknown} unknown probes")
+        written = write_calibration(args.weights, args.into, threshold=report.app_threshold,
+                                    far_curve=report.far_curve, calibration=where)
+        print(f"wrote {args.into}: threshold {written.threshold:.3f} (FAR 1%) and the FAR curve "
+              f"({len(written.far_curve)} points, {where}); model id {written.model_id} unchanged")
     return 0
 
 
@@ -97,7 +108,7 @@ def run_eval(args: argparse.Namespace) -> int:
     else:
         pairs_file = args.pairs
         pairs = read_pairs_csv(pairs_file)
-    cache = args.cache or pairs_file.with_name(f".{pairs_file.stem}.crops112x96.npy")
+    cache = args.cache or default_cache_path(pairs_file, "pairs")
     device = resolve_device(args.device)
     model, info = load_embedder(args.weights, device)
     result = PairsProbe(pairs, cache, device).evaluate(model)

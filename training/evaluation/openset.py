@@ -18,6 +18,7 @@ from sphereapp.core.errors import InputError
 
 OPENSET_FARS = (0.001, 0.01, 0.1)
 APP_FAR = 0.01  # the threshold recommended to the app: the one at FAR 1%
+FAR_CURVE_POINTS = 32  # (threshold, FAR) points of the calibration written into a model file
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -126,9 +127,22 @@ def openset_curve(
     return far, dir_, thresholds
 
 
+def far_curve_points(unknown_best: np.ndarray, points: int = FAR_CURVE_POINTS) -> list[tuple[float, float]]:
+    """At most `points` (threshold, FAR) points, thresholds rising, FARs log-spaced from 1 down to 1/N.
+
+    Each threshold is one unknown's best score (the k-th highest, k log-spaced from N to 1), so its FAR is exact.
+    """
+    ranked = np.sort(np.asarray(unknown_best, dtype=np.float64))
+    n = ranked.size
+    ranks = np.unique(np.round(np.geomspace(1, n, points)).astype(np.int64))
+    thresholds = np.unique(ranked[n - ranks])
+    fars = (n - np.searchsorted(ranked, thresholds, side="left")) / n
+    return [(float(t), float(f)) for t, f in zip(thresholds, fars)]
+
+
 @dataclass
 class OpenSetReport:
-    """DIR at each FAR target (and its threshold), rank-1 rate, split sizes and the DIR-FAR curve."""
+    """DIR at each FAR target (and its threshold), rank-1 rate, split sizes, the FAR and DIR-FAR curves."""
 
     dir_at_far: dict[str, float]
     threshold_at_far: dict[str, float]
@@ -136,6 +150,7 @@ class OpenSetReport:
     n_gallery: int
     n_known: int
     n_unknown: int
+    far_curve: list[tuple[float, float]] = field(default_factory=list)  # far_curve_points of the unknowns
     curve: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -144,11 +159,11 @@ class OpenSetReport:
         return self.threshold_at_far[f"{APP_FAR:g}"]
 
     def to_dict(self) -> dict:
-        """Every field except the curve, plus `app_threshold`."""
+        """Every field except the DIR-FAR curve, plus `app_threshold`."""
         return {
             "dir_at_far": self.dir_at_far, "threshold_at_far": self.threshold_at_far, "rank1": self.rank1,
             "n_gallery": self.n_gallery, "n_known": self.n_known, "n_unknown": self.n_unknown,
-            "app_threshold": self.app_threshold,
+            "app_threshold": self.app_threshold, "far_curve": self.far_curve,
         }
 
 
@@ -174,5 +189,6 @@ def openset_report(
         n_gallery=int(scores.shape[1]),
         n_known=int(np.count_nonzero(known)),
         n_unknown=int(np.count_nonzero(~known)),
+        far_curve=far_curve_points(best[~known]),
         curve=(far, dir_),
     )

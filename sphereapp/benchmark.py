@@ -1,0 +1,187 @@
+"""`sphereapp bench`: frames/s of sphereapp's pipeline against the naive facenet-pytorch loop and decoding alone.
+
+Each resolution is measured on the same clip (the first N frames of the input, rescaled and re-encoded once):
+1. decode only: PyAV decode to RGB arrays, the ceiling for any pipeline;
+2. naive loop, as a user would write it from the facenet-pytorch README: decode a frame, `MTCNN.detect` on it,
+   crop each box and resize it to 112x96, embed the faces one at a time (same SphereFace weights), match,
+   draw with OpenCV, encode with `cv2.VideoWriter`;
+3. `sphereapp run`'s pipeline (`run_video`: batched detection, aligned crops, batched flip-fused embedding,
+   tracking, H.264 encode with audio), with the same speed options as `sphereapp run`.
+Both recognisers match against the same gallery of random unit vectors: its content does not change the work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sphereapp.core.components import Components
+from sphereapp.core.gallery import Gallery
+from sphereapp.core.models import normalize_input
+from sphereapp.core.pipeline import Recognizer, run_video
+from sphereapp.core.video import VideoReader, VideoWriter
+
+GALLERY_SIZE = 10
+NAIVE_FACE_SIZE = (96, 112)  # cv2 (width, height) of the network input
+
+
+@dataclass
+class BenchRow:
+    """One resolution's measurements (frames/s) and the ratios the speed goals are stated in."""
+
+    width: int
+    height: int
+    frames: int
+    source_fps: float
+    faces_per_frame: float  # found by the pipeline
+    naive_faces_per_frame: float  # found by the naive loop (same detector, full-size frames)
+    decode_fps: float
+    naive_fps: float
+    pipeline_fps: float
+
+    @property
+    def speedup(self) -> float:
+        """Pipeline over the naive loop (goal on a 2-core CPU: >= 5)."""
+        return self.pipeline_fps / self.naive_fps
+
+    @property
+    def realtime(self) -> float:
+        """Pipeline over the source frame rate (>= 1: keeps up with playback)."""
+        return self.pipeline_fps / self.source_fps
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"speedup_vs_naive": round(self.speedup, 2), "realtime_ratio": round(self.realtime, 2),
+                               "pipeline_vs_decode": round(self.pipeline_fps / self.decode_fps, 3)}
+
+
+def scaled_clip(source: str | Path, height: int, frames: int, target: Path) -> tuple[Path, float]:
+    """The first `frames` frames of `source` rescaled to `height` (even width, same aspect) as H.264; and its fps."""
+    with VideoReader(source) as reader:
+        info = reader.info
+        width = max(2, round(info.width * height / info.height / 2) * 2)
+        with VideoWriter(target, width, height, info.fps) as writer:
+            for k, frame in enumerate(reader):
+                if k == frames:
+                    break
+                writer.write(cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA))
+    return target, info.fps
+
+
+def decode_fps(path: Path) -> float:
+    """Frames/s of decoding to RGB arrays alone."""
+    started, count = time.perf_counter(), 0
+    with VideoReader(path) as reader:
+        for _ in reader:
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def naive_fps(path: Path, components: Components, gallery: np.ndarray, threshold: float, output: Path) -> tuple[float, int]:
+    """Frames/s and faces found by the per-frame, per-face loop of the facenet-pytorch README."""
+    from facenet_pytorch import MTCNN
+
+    mtcnn = MTCNN(keep_all=True, device=components.device)
+    model = components.embedder.model
+    device = components.device
+    gallery_t = torch.from_numpy(gallery).to(device)
+    started, count, faces = time.perf_counter(), 0, 0
+    with VideoReader(path) as reader:
+        info = reader.info
+        writer = cv2.VideoWriter(str(output), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height))
+        for frame in reader:
+            image = frame.image
+            boxes, _ = mtcnn.detect(image)
+            canvas = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+            for box in [] if boxes is None else boxes:
+                x1, y1, x2, y2 = np.clip(box, 0, [info.width, info.height, info.width, info.height]).astype(int)
+                if x2 <= x1 or y2 <= y1:
+                    continue
+                face = cv2.resize(image[y1:y2, x1:x2], NAIVE_FACE_SIZE)
+                with torch.no_grad():
+                    embedding = F.normalize(model(normalize_input(torch.from_numpy(face[None]).to(device))), dim=1)
+                score = float((embedding @ gallery_t.T).max())
+                label = "match" if score >= threshold else "unknown"
+                cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 200, 0), 2)
+                cv2.putText(canvas, f"{label} {score:.2f}", (x1, y1 - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 0))
+                faces += 1
+            writer.write(canvas)
+            count += 1
+        writer.release()
+    return count / (time.perf_counter() - started), faces
+
+
+def pipeline_fps(path: Path, components: Components, gallery: Gallery, threshold: float, output: Path,
+                 **options) -> tuple[float, int]:
+    """Frames/s and faces found by `sphereapp run`'s pipeline (`options`: run_video's, e.g. detect_every)."""
+    recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
+    summary = run_video(path, output, recognizer, **options)
+    return summary.fps, summary.faces
+
+
+def random_gallery(size: int, dim: int, seed: int = 0) -> Gallery:
+    """A gallery of `size` random unit vectors (names p0..; grey): same matching work as real people."""
+    vectors = np.random.default_rng(seed).normal(size=(size, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return Gallery([f"p{k}" for k in range(size)], [(128, 128, 128)] * size, vectors)
+
+
+def bench(source: str | Path, components: Components, heights: list[int], frames: int, **options) -> list[BenchRow]:
+    """Measure decode, naive and pipeline frames/s at each height on the first `frames` frames of `source`
+    (`options` go to run_video)."""
+    gallery = random_gallery(GALLERY_SIZE, components.embedder.info.embedding_size)
+    threshold = components.embedder.info.threshold
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sphereapp-bench-") as folder:
+        work = Path(folder)
+        for height in heights:
+            clip, fps = scaled_clip(source, height, frames, work / f"clip_{height}.mp4")
+            decoded = decode_fps(clip)
+            naive, naive_faces = naive_fps(clip, components, gallery.embeddings, threshold, work / "naive.mp4")
+            fast, faces = pipeline_fps(clip, components, gallery, threshold, work / "pipeline.mp4", **options)
+            with VideoReader(clip) as reader:
+                info = reader.info
+            count = info.frame_count or frames
+            rows.append(BenchRow(info.width, info.height, count, fps, faces / count, naive_faces / count,
+                                 decoded, naive, fast))
+    return rows
+
+
+def environment(components: Components) -> dict:
+    """What the figures depend on: device, threads, versions, CPU."""
+    return {
+        "device": str(components.device),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "model": components.model_name,
+    }
+
+
+def format_table(rows: list[BenchRow]) -> str:
+    """The rows as an aligned text table with the ratios."""
+    lines = [f"{'size':>10} {'frames':>6} {'faces/fr':>8} {'decode':>8} {'naive':>7} {'sphereapp':>9} "
+             f"{'x naive':>7} {'x realtime':>10}"]
+    for row in rows:
+        lines.append(f"{row.width:>5}x{row.height:<4} {row.frames:>6} {row.faces_per_frame:>8.2f} "
+                     f"{row.decode_fps:>8.1f} {row.naive_fps:>7.2f} {row.pipeline_fps:>9.2f} "
+                     f"{row.speedup:>7.2f} {row.realtime:>10.2f}")
+    return "\n".join(lines)
+
+
+def write_report(path: Path, rows: list[BenchRow], env: dict, source: str | Path) -> None:
+    """The measurements as JSON, written atomically."""
+    data = {"source": str(source), "environment": env, "rows": [row.to_dict() for row in rows]}
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    temp.replace(path)

@@ -1,0 +1,35 @@
+"""`sphereapp bench` on a few frames of the demo clip: it measures all three paths and reports consistent ratios."""
+
+import json
+
+import pytest
+
+from sphereapp.benchmark import BenchRow, format_table
+from sphereapp.cli import main
+
+
+def test_bench_measures_decode_naive_and_pipeline(untrained_model_file, tmp_path, capsys, one_torch_thread):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--frames", "3", "--heights", "96", "--model", str(untrained_model_file),
+                 "--device", "cpu", "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    [row] = report["rows"]
+    assert (row["height"], row["frames"]) == (96, 3) and row["width"] % 2 == 0
+    assert min(row["decode_fps"], row["naive_fps"], row["pipeline_fps"]) > 0
+    assert row["speedup_vs_naive"] == pytest.approx(row["pipeline_fps"] / row["naive_fps"], rel=0.01)
+    assert report["environment"]["device"] == "cpu"
+    assert "x naive" in capsys.readouterr().out
+
+
+def test_bench_rejects_bad_arguments(untrained_model_file, tmp_path, capsys):
+    assert main(["bench", str(tmp_path / "missing.mp4"), "--model", str(untrained_model_file)]) == 2
+    assert "video not found" in capsys.readouterr().err
+    assert main(["bench", "--frames", "0", "--model", str(untrained_model_file)]) == 2
+    assert "--frames" in capsys.readouterr().err
+
+
+def test_table_shows_the_ratios():
+    row = BenchRow(480, 360, 10, 30.0, 2.0, 2.0, 300.0, 1.0, 6.0)
+    assert (row.speedup, row.realtime) == (6.0, 0.2)
+    assert "6.00" in format_table([row]) and "0.20" in format_table([row])

@@ -1,0 +1,75 @@
+"""Keyframe detection with interpolation: which frames are recognised, and where the faces in between go."""
+
+import numpy as np
+import pytest
+
+from sphereapp.core.pipeline import FaceResult, FrameResult
+from sphereapp.core.stride import recognised_frames
+from sphereapp.core.video import Frame
+
+
+def moving_face(position: int, scores=(0.9, 0.1)) -> FaceResult:
+    """A face that moves 4 px right per frame."""
+    x = 4.0 * position
+    landmarks = np.tile(np.array([[x + 30, 40]], np.float32), (5, 1))
+    return FaceResult(np.array([x, 0, x + 100, 100], np.float32), 0.99, landmarks, np.array(scores, np.float32))
+
+
+class FakeRecognizer:
+    """Sees the moving face (plus, from frame `newcomer_from` on, a second one far away); logs its calls."""
+
+    def __init__(self, newcomer_from: int | None = None):
+        self.calls: list[list[int]] = []
+        self.newcomer_from = newcomer_from
+
+    def recognise(self, frames):
+        self.calls.append([f.index for f in frames])
+        results = []
+        for f in frames:
+            faces = [moving_face(f.index)]
+            if self.newcomer_from is not None and f.index >= self.newcomer_from:
+                faces.append(FaceResult(np.array([500, 0, 600, 100], np.float32), 0.9, np.zeros((5, 2), np.float32),
+                                        np.array([0.1, 0.2], np.float32)))
+            results.append(FrameResult(f.index, f.index / 10, faces))
+        return results
+
+
+def frames(n: int) -> list[Frame]:
+    return [Frame(index=k, time=k / 10, image=np.zeros((8, 8, 3), np.uint8)) for k in range(n)]
+
+
+def test_every_frame_is_recognised_in_batches_when_every_is_one():
+    recognizer = FakeRecognizer()
+    out = list(recognised_frames(frames(10), recognizer, batch_size=4))
+    assert [f.index for f, _ in out] == list(range(10)) and [r.index for _, r in out] == list(range(10))
+    assert recognizer.calls == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_only_keyframes_and_the_last_frame_are_recognised():
+    recognizer = FakeRecognizer()
+    out = list(recognised_frames(frames(11), recognizer, batch_size=2, every=3))
+    assert recognizer.calls == [[0, 3], [6, 9], [10]]
+    assert [f.index for f, _ in out] == list(range(11))
+    for frame, result in out:  # linear motion is interpolated exactly
+        assert result.index == frame.index and result.time == pytest.approx(frame.time)
+        [face] = result.faces
+        np.testing.assert_allclose(face.box, moving_face(frame.index).box, atol=1e-4)
+        np.testing.assert_allclose(face.landmarks, moving_face(frame.index).landmarks, atol=1e-4)
+        np.testing.assert_allclose(face.scores, [0.9, 0.1], atol=1e-6)
+
+
+def test_a_face_appearing_between_keyframes_shows_from_half_way():
+    out = list(recognised_frames(frames(9), FakeRecognizer(newcomer_from=4), batch_size=8, every=4))
+    counts = [len(result.faces) for _, result in out]
+    assert counts == [1, 1, 2, 2, 2, 2, 2, 2, 2]  # detected at keyframe 4; shown from t = 1/2 between 0 and 4
+
+
+def test_interpolated_faces_are_copies():
+    out = list(recognised_frames(frames(3), FakeRecognizer(), batch_size=4, every=2))
+    out[1][1].faces[0].identity = 7
+    assert out[0][1].faces[0].identity == -1 and out[2][1].faces[0].identity == -1
+
+
+def test_rejects_nonpositive_every():
+    with pytest.raises(ValueError):
+        list(recognised_frames(frames(2), FakeRecognizer(), every=0))
