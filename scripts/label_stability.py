@@ -26,7 +26,8 @@ import numpy as np
 from sphereapp.core.annotate import identity_color
 from sphereapp.core.components import load_components
 from sphereapp.core.gallery import Enroller, Gallery
-from sphereapp.core.pipeline import FrameResult, Recognizer, label_faces
+from sphereapp.core.match import identity_from_scores
+from sphereapp.core.pipeline import FrameResult, Recognizer
 from sphereapp.core.stride import recognised_frames
 from sphereapp.core.tracking import Tracker, match_boxes
 from sphereapp.core.video import VideoReader
@@ -66,11 +67,8 @@ def name_tracked(results: list[FrameResult], threshold: float) -> list[list[tupl
 
 def name_per_frame(results: list[FrameResult], tracks: list[list[tuple[int, int]]], threshold: float):
     """Same faces and track ids, each face named from its own frame's scores."""
-    named = []
-    for result, frame_tracks in zip(results, tracks):
-        label_faces(result.faces, threshold)
-        named.append([(track, face.identity) for (track, _), face in zip(frame_tracks, result.faces)])
-    return named
+    return [[(track, identity_from_scores(face.scores, threshold)[0]) for (track, _), face in zip(frame_tracks, r.faces)]
+            for r, frame_tracks in zip(results, tracks)]
 
 
 def stability(named: list[list[tuple[int, int]]], enrol_tracks: dict[int, int]) -> dict:
