@@ -12,6 +12,7 @@ Both recognisers match against the same gallery of random unit vectors: its cont
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -64,17 +65,18 @@ class BenchRow:
                                "pipeline_vs_decode": round(self.pipeline_fps / self.decode_fps, 3)}
 
 
-def scaled_clip(source: str | Path, height: int, frames: int, target: Path) -> tuple[Path, float]:
-    """The first `frames` frames of `source` rescaled to `height` (even width, same aspect) as H.264; and its fps."""
+def scaled_clip(source: str | Path, height: int, frames: int, target: Path) -> tuple[int, int, float]:
+    """Write the first `frames` frames of `source` rescaled to `height` (even width, same aspect) as H.264 to
+    `target`; its width, frame count and fps."""
     with VideoReader(source) as reader:
         info = reader.info
         width = max(2, round(info.width * height / info.height / 2) * 2)
+        written = 0
         with VideoWriter(target, width, height, info.fps) as writer:
-            for k, frame in enumerate(reader):
-                if k == frames:
-                    break
+            for frame in itertools.islice(reader, frames):
                 writer.write(cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA))
-    return target, info.fps
+                written += 1
+    return width, written, info.fps
 
 
 def decode_fps(path: Path) -> float:
@@ -144,15 +146,12 @@ def bench(source: str | Path, components: Components, heights: list[int], frames
     with tempfile.TemporaryDirectory(prefix="sphereapp-bench-") as folder:
         work = Path(folder)
         for height in heights:
-            clip, fps = scaled_clip(source, height, frames, work / f"clip_{height}.mp4")
+            clip = work / f"clip_{height}.mp4"
+            width, count, fps = scaled_clip(source, height, frames, clip)
             decoded = decode_fps(clip)
             naive, naive_faces = naive_fps(clip, components, gallery.embeddings, threshold, work / "naive.mp4")
             fast, faces = pipeline_fps(clip, components, gallery, threshold, work / "pipeline.mp4", **options)
-            with VideoReader(clip) as reader:
-                info = reader.info
-            count = info.frame_count or frames
-            rows.append(BenchRow(info.width, info.height, count, fps, faces / count, naive_faces / count,
-                                 decoded, naive, fast))
+            rows.append(BenchRow(width, height, count, fps, faces / count, naive_faces / count, decoded, naive, fast))
     return rows
 
 

@@ -1,7 +1,7 @@
 """Verification benchmark of a model (LFW View 2 or any pair list): aligned crops detected once and cached.
 
-Used by `fit` (LFW during and after training) and by `sphereapp-train eval`; `cached_crops` and `embed_crops`
-also serve the open-set evaluation.
+Used by `fit` (LFW during and after training) and by `sphereapp-train eval`; `cached_crops` also serves the
+open-set evaluation.
 """
 
 from __future__ import annotations

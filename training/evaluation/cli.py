@@ -7,15 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from sphereapp.core.device import resolve_device
+from sphereapp.core.embed import Embedder
 from sphereapp.core.modelfile import load_embedder, write_calibration
 from training.evaluation.lfw import read_lfw_pairs
 from training.evaluation.metrics import VerificationReport, plot_roc
 from training.evaluation.openset import OpenSetReport, build_openset_split, openset_report
 from training.evaluation.pairs import VerificationPairs, read_pairs_csv
-from training.lfw_probe import PairsProbe, cached_crops, default_cache_path, embed_crops
+from training.lfw_probe import PairsProbe, cached_crops, default_cache_path
 from training.teacher_eval import add_lfw_teacher_parser
 
 
@@ -70,8 +69,7 @@ def run_openset(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model, info = load_embedder(args.weights, device)
     crops = cached_crops(split.gallery + split.probes, args.cache or default_cache_path(args.lfw, "openset"), device)
-    fused = embed_crops(model, crops, device) + embed_crops(model, np.ascontiguousarray(crops[:, :, ::-1]), device)
-    fused /= np.linalg.norm(fused, axis=1, keepdims=True)  # the app's embedding (core/embed.py flip fusion)
+    fused = Embedder(model, info, device, fp16=False, bf16=False).embed(crops)  # the app's flip fusion, in float32
     gallery, probes = fused[:len(split.gallery)], fused[len(split.gallery):]
     report = openset_report(probes @ gallery.T, split.probe_labels)
     print_openset_report(report, args.weights)
