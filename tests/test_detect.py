@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sphereapp.core import detect as detect_module
 from sphereapp.core.detect import DetectorConfig, Detections, FaceDetector
+from sphereapp.core.mtcnn import detect_faces as real_detect_faces
 from sphereapp.core.errors import SphereappError
 
 
@@ -92,19 +94,18 @@ def test_non_rgb_uint8_input_is_rejected(detector):
         detector.detect([np.zeros((32, 32, 3), np.float32)])
 
 
-def test_equal_sizes_are_chunked_to_batch_size(monkeypatch):
-    detector = FaceDetector(DetectorConfig(batch_size=2))
+def test_equal_sizes_are_chunked_to_batch_size_and_pixel_budget(monkeypatch):
+    detector = FaceDetector(DetectorConfig(batch_size=2, batch_pixels=3 * 60 * 60))
     batch_lengths = []
-    real_detect = detector._mtcnn.detect
 
-    def spy(batch, landmarks):
+    def spy(batch, *nets, **options):
         batch_lengths.append(len(batch))
-        return real_detect(batch, landmarks=landmarks)
+        return real_detect_faces(batch, *nets, **options)
 
-    monkeypatch.setattr(detector._mtcnn, "detect", spy)
-    images = [np.zeros((40, 40, 3), np.uint8)] * 5 + [np.zeros((30, 50, 3), np.uint8)]
-    assert len(detector.detect(images)) == 6
-    assert sorted(batch_lengths) == [1, 1, 2, 2]
+    monkeypatch.setattr(detect_module, "detect_faces", spy)
+    images = [np.zeros((40, 40, 3), np.uint8)] * 5 + [np.zeros((30, 50, 3), np.uint8)] + [np.zeros((100, 100, 3), np.uint8)] * 2
+    assert len(detector.detect(images)) == 8
+    assert sorted(batch_lengths) == [1, 1, 1, 1, 2, 2]  # 40x40: 2, 2, 1; 30x50: 1; 100x100: over budget, 1 and 1
 
 
 def test_device_is_logged(caplog):

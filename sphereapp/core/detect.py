@@ -16,6 +16,7 @@ import torch
 
 from sphereapp.core.device import describe_device
 from sphereapp.core.errors import ModelFileError
+from sphereapp.core.mtcnn import channels_last, detect_faces
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ class DetectorConfig:
     thresholds: tuple = (0.6, 0.7, 0.7)
     factor: float = 0.709
     max_side: int | None = None
-    batch_size: int = 16  # most images per MTCNN call, which bounds memory on large frames
+    batch_size: int = 16  # most images per MTCNN call
+    batch_pixels: int = 16 * 640 * 480  # most pixels per MTCNN call: fewer 4K frames than 480p ones share a call
 
 
 class FaceDetector:
@@ -56,7 +58,8 @@ class FaceDetector:
     def __init__(self, config: DetectorConfig | None = None, device: torch.device = torch.device("cpu")):
         self.config = config or DetectorConfig()
         self.device = device
-        self._mtcnn = _load_mtcnn(self.config, device)
+        mtcnn = _load_mtcnn(self.config, device)
+        self._nets = tuple(channels_last(net) for net in (mtcnn.pnet, mtcnn.rnet, mtcnn.onet))
         log.info("face detector MTCNN on %s", describe_device(device))
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
@@ -66,8 +69,8 @@ class FaceDetector:
             _check_image(image)
             by_size[image.shape[:2]].append(index)
         results: dict[int, Detections] = {}
-        step = max(1, self.config.batch_size)
-        for indices in by_size.values():
+        for (height, width), indices in by_size.items():
+            step = max(1, min(self.config.batch_size, self.config.batch_pixels // (height * width)))
             for start in range(0, len(indices), step):
                 chunk = indices[start:start + step]
                 results.update(zip(chunk, self._detect_same_size([images[i] for i in chunk])))
@@ -84,13 +87,12 @@ class FaceDetector:
         min_face = self._min_face_size(scale)
         if min(small_size) < min_face:  # MTCNN's scale pyramid would be empty
             return [Detections.empty() for _ in images]
-        self._mtcnn.min_face_size = min_face  # per call: it depends on this size group's downscale
-        batch_boxes, batch_scores, batch_points = self._mtcnn.detect(np.stack(images), landmarks=True)
+        found = detect_faces(
+            torch.from_numpy(np.stack(images)).to(self.device), *self._nets, min_face_size=min_face,
+            thresholds=self.config.thresholds, factor=self.config.factor,
+        )
         to_original = np.array([width / small_size[0], height / small_size[1]], np.float32)
-        return [
-            _to_detections(boxes, scores, points, to_original, width, height)
-            for boxes, scores, points in zip(batch_boxes, batch_scores, batch_points)
-        ]
+        return [_to_detections(boxes, points, to_original, width, height) for boxes, points in found]
 
     def _min_face_size(self, scale: float) -> int:
         """`min_face_size` (original pixels) in pixels of the image MTCNN sees after a downscale by `scale`."""
@@ -128,15 +130,17 @@ def _downscale_factor(height: int, width: int, max_side: int | None) -> float:
     return max_side / longer if max_side and longer > max_side else 1.0
 
 
-def _to_detections(boxes, scores, points, to_original: np.ndarray, width: int, height: int) -> Detections:
-    """MTCNN's per-image output (None when no face) -> `Detections` in original pixels, best score first."""
-    if boxes is None or len(boxes) == 0:
+def _to_detections(found: np.ndarray, points: np.ndarray, to_original: np.ndarray, width: int,
+                   height: int) -> Detections:
+    """MTCNN's faces of one image (boxes with score (K, 5), landmarks (K, 5, 2)) -> `Detections` in original
+    pixels, best score first."""
+    if len(found) == 0:
         return Detections.empty()
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 2, 2) * to_original
+    boxes = np.asarray(found[:, :4], np.float32).reshape(-1, 2, 2) * to_original
     boxes = boxes.reshape(-1, 4)
     boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
     boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-    scores = np.asarray(scores, np.float32).reshape(-1)
+    scores = np.asarray(found[:, 4], np.float32).reshape(-1)
     landmarks = np.asarray(points, np.float32).reshape(-1, 5, 2) * to_original
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     order = np.argsort(-scores[keep], kind="stable")
