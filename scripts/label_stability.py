@@ -1,16 +1,17 @@
-"""Label stability on a real multi-face video: per-frame naming vs tracked naming vs tracked with keyframe stride.
+"""Label stability on a real multi-face video: per-frame naming vs tracked naming vs the faster settings.
 
 Enrols the K largest faces of one frame of the video as people person_1..K, recognises every frame once, then
-names the same faces three ways:
+names the same faces two ways:
   per-frame  - each frame on its own (`sphereapp run --no-tracking`);
   tracked    - tracks named from their window-mean scores (`sphereapp run`, the default);
-  stride K   - tracked, detection and embedding on every K-th frame only (`sphereapp run --detect-every K`).
+and runs the video again tracked with each faster setting K:N given to --check (`sphereapp run --detect-every K
+--embed-every N`: detection on every K-th frame, a followed face embedded on every N-th detection).
 Prints, per way: label changes per track (flicker), how often an enrolled person's own track carries their name,
-frames where two faces carry one name (at least one is certainly wrong), and for the stride way the agreement
-with the tracked labels face by face.
+frames where two faces carry one name (at least one is certainly wrong), and for the faster settings the
+agreement with the tracked labels face by face.
 
     python scripts/label_stability.py --model assets/sphereface20.safetensors \\
-        [--video ../shared/data/video/hikers_walking_640x480.mp4] [--enrol-at 2.0] [--people 3] [--stride 3]
+        [--video ../shared/data/video/hikers_walking_640x480.mp4] [--enrol-at 2.0] [--people 3] [--check 3:1 3:2]
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def enrol_from_frame(video: Path, at_seconds: float, people: int, components) ->
     return Gallery(names, colors, np.stack(embeddings)), frame.index, detections.boxes[chosen]
 
 
-def recognise_all(video: Path, recognizer: Recognizer, every: int) -> list[FrameResult]:
+def recognise_all(video: Path, recognizer: Recognizer, every: int = 1, embed_every: int = 1) -> list[FrameResult]:
     with VideoReader(video) as reader:
-        return [result for _, result in recognised_frames(reader, recognizer, batch_size=8, every=every)]
+        return [result for _, result in recognised_frames(reader, recognizer, 8, every, embed_every)]
 
 
 def name_tracked(results: list[FrameResult], threshold: float) -> list[list[tuple[int, int]]]:
@@ -92,15 +93,27 @@ def stability(named: list[list[tuple[int, int]]], enrol_tracks: dict[int, int]) 
     }
 
 
-def agreement(reference: list[FrameResult], strided: list[FrameResult]) -> float:
-    """Fraction of reference faces whose IoU-matched strided face has the same identity (missing = disagree)."""
+def agreement(reference: list[FrameResult], faster: list[FrameResult]) -> float:
+    """Fraction of reference faces whose IoU-matched face of the faster run has the same identity (missing =
+    disagree)."""
     same = total = 0
-    for a, b in zip(reference, strided):
+    for a, b in zip(reference, faster):
         pairs = dict(match_boxes(np.array([f.box for f in a.faces]), np.array([f.box for f in b.faces]), 0.3))
         for i, face in enumerate(a.faces):
             total += 1
             same += i in pairs and b.faces[pairs[i]].identity == face.identity
     return same / total if total else float("nan")
+
+
+def setting(text: str) -> tuple[int, int]:
+    """'K:N' -> (K, N), both at least 1."""
+    try:
+        every, embed_every = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K:N (two whole numbers), not {text!r}") from None
+    if min(every, embed_every) < 1:
+        raise argparse.ArgumentTypeError(f"K and N must be at least 1 in {text!r}")
+    return every, embed_every
 
 
 def main() -> int:
@@ -109,7 +122,8 @@ def main() -> int:
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--enrol-at", type=float, default=2.0, help="time (s) of the frame to enrol from")
     parser.add_argument("--people", type=int, default=3, help="largest faces of that frame to enrol")
-    parser.add_argument("--stride", type=int, default=3, help="keyframe stride to check (--detect-every)")
+    parser.add_argument("--check", nargs="+", type=setting, default=[(3, 1), (1, 3), (3, 2)], metavar="K:N",
+                        help="faster settings to check: --detect-every K --embed-every N")
     parser.add_argument("--threshold", type=float, help="default: the model's")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
@@ -128,29 +142,29 @@ def main() -> int:
     enrol_tracks = {tracked[frame_at][j][0]: person for person, j in enrolled_faces}
     per_frame = name_per_frame(results, tracked, threshold)
 
-    strided = recognise_all(args.video, recognizer, every=args.stride)
-    strided_named = name_tracked(strided, threshold)
-    strided_tracks = {}
-    for person, box in enumerate(enrol_boxes):  # the strided run's tracks through the enrolled faces
-        pairs = match_boxes(box[None], np.array([f.box for f in strided[frame_at].faces]), 0.5)
-        strided_tracks.update({strided_named[frame_at][j][0]: person for _, j in pairs})
-
     report = {
         "video": str(args.video), "frames": len(results), "threshold": threshold, "people": gallery.names,
         "enrolled_at_frame": enrol_index, "model": components.model_name,
         "per_frame": stability(per_frame, enrol_tracks),
         "tracked": stability(tracked, enrol_tracks),
-        f"stride_{args.stride}": stability(strided_named, strided_tracks)
-        | {"agreement_with_tracked": round(agreement(reference, strided), 4)},
     }
+    for every, embed_every in args.check:
+        faster = recognise_all(args.video, recognizer, every, embed_every)
+        faster_named = name_tracked(faster, threshold)
+        faster_tracks = {}
+        for person, box in enumerate(enrol_boxes):  # this run's tracks through the enrolled faces
+            pairs = match_boxes(box[None], np.array([f.box for f in faster[frame_at].faces]), 0.5)
+            faster_tracks.update({faster_named[frame_at][j][0]: person for _, j in pairs})
+        report[f"detect_{every}_embed_{embed_every}"] = stability(faster_named, faster_tracks) | {
+            "agreement_with_tracked": round(agreement(reference, faster), 4)}
+
     print(f"{args.video.name}: {len(results)} frames, {len(gallery.names)} people enrolled from frame {enrol_index}, "
           f"threshold {threshold:.3f}")
-    keys = list(report["tracked"])
-    print(f"{'':>10} " + " ".join(f"{k:>24}" for k in keys))
-    for way in ("per_frame", "tracked", f"stride_{args.stride}"):
-        print(f"{way:>10} " + " ".join(f"{report[way][k]!s:>24}" for k in keys))
-    print(f"stride {args.stride}: labels agree with the tracked run on "
-          f"{report[f'stride_{args.stride}']['agreement_with_tracked']:.1%} of faces")
+    ways = [way for way in report if way == "per_frame" or way == "tracked" or way.startswith("detect_")]
+    keys = list(report["tracked"]) + ["agreement_with_tracked"]
+    print(f"{'':>18} " + " ".join(f"{k:>22}" for k in keys))
+    for way in ways:
+        print(f"{way:>18} " + " ".join(f"{report[way].get(k, '')!s:>22}" for k in keys))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -31,6 +31,9 @@ def add_speed_options(parser: argparse.ArgumentParser) -> None:
                         help="detect on frames downscaled to this longer side (faster on large videos)")
     parser.add_argument("--detect-every", type=int, default=1, metavar="K",
                         help="detect and embed every K-th frame, interpolate faces in between (faster; default: 1)")
+    parser.add_argument("--embed-every", type=int, default=1, metavar="N",
+                        help="embed a face followed from detection to detection only every N-th time, keeping its "
+                        "embedding in between (faster; default: 1)")
 
 
 def add_gallery_option(parser: argparse.ArgumentParser, help_text: str) -> None:

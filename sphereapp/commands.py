@@ -90,7 +90,7 @@ def annotate_video(
 
 def run(args: argparse.Namespace) -> int:
     probe(args.video)  # a missing or unreadable video is reported before the models load
-    check_positive(batch_size=args.batch_size, detect_every=args.detect_every)
+    check_positive(batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every)
     output = check_output_path(args.output)
     json_path = check_output_path(args.json) if args.json else None
     components = components_from(args, args.detect_max_side)
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     annotate_video(
         args.video, output, components, gallery, args.threshold,
         batch_size=args.batch_size, json_path=json_path, show_scores=not args.no_scores,
-        tracking=not args.no_tracking, detect_every=args.detect_every,
+        tracking=not args.no_tracking, detect_every=args.detect_every, embed_every=args.embed_every,
     )
     return 0
 
@@ -149,16 +149,18 @@ def bench(args: argparse.Namespace) -> int:
     video = Path(args.video) if args.video else DEMO_VIDEO
     if not video.is_file():
         raise InputError(f"video not found: {video}")
-    check_positive(frames=args.frames, batch_size=args.batch_size, detect_every=args.detect_every)
+    check_positive(frames=args.frames, batch_size=args.batch_size, detect_every=args.detect_every,
+                   embed_every=args.embed_every)
     if any(height < 16 for height in args.heights):
         raise InputError("every --heights value must be at least 16")
     json_path = check_output_path(args.json) if args.json else None
     components = components_from(args, args.detect_max_side)
     rows = measure(video, components, args.heights, args.frames,
-                   batch_size=args.batch_size, detect_every=args.detect_every)
+                   batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every)
     env = environment(components)
     print(f"{video.name}; {env['device']}, {env['torch_threads']} torch threads; sphereapp with --batch-size "
-          f"{args.batch_size} --detect-every {args.detect_every} --detect-max-side {args.detect_max_side}; "
+          f"{args.batch_size} --detect-every {args.detect_every} --embed-every {args.embed_every} "
+          f"--detect-max-side {args.detect_max_side}; "
           "frames/s (higher is better)")
     print(format_table(rows))
     if json_path:

@@ -12,6 +12,7 @@ from sphereapp.core.gallery import Gallery
 from sphereapp.core.pipeline import (
     UNKNOWN_COLOR, FaceResult, Recognizer, frame_log, label_faces, run_video, write_json_atomic,
 )
+from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.video import Frame, VideoReader, VideoWriter
 
 
@@ -68,6 +69,15 @@ def test_recognise_batches_frames_and_names_faces():
     assert recognizer.labels(results[0])[0].name == "Red"
 
 
+def test_recognise_with_reuse_embeds_a_followed_face_every_nth_time_and_after_a_cut():
+    embedder = FakeEmbedder()
+    recognizer, reuse = Recognizer(FakeDetector(), embedder, GALLERY, threshold=0.9), EmbeddingReuse(every=3)
+    frames = [frame(k, (200, 0, 0)) for k in range(4)] + [frame(k, (0, 180, 0)) for k in (4, 5)]
+    results = recognizer.recognise(frames[:3], reuse) + recognizer.recognise(frames[3:], reuse)
+    assert embedder.batches == [1, 2]  # frame 0; frame 3 (its embedding was 3 keyframes old) and frame 4 (a cut)
+    assert [r.faces[0].identity for r in results] == [0, 0, 0, 0, 1, 1]
+
+
 def test_label_faces_threshold_is_inclusive_and_relabels():
     face = FaceResult(np.zeros(4), 0.9, np.zeros((5, 2)), np.array([0.2, 0.5], np.float32))
     label_faces([face], threshold=0.5)
@@ -98,16 +108,17 @@ def write_clip(path, colours):
     return path
 
 
-@pytest.mark.parametrize("every", [1, 3])
-def test_run_video_names_every_frame_with_threads_and_stride(tmp_path, every):
+@pytest.mark.parametrize(("every", "embed_every"), [(1, 1), (3, 1), (1, 4)])
+def test_run_video_names_every_frame_with_threads_and_stride(tmp_path, every, embed_every):
     clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 10 + [(0, 0, 0)] * 2 + [(0, 180, 0)] * 10)
-    detector = FakeDetector()
-    summary = run_video(clip, tmp_path / "out.mp4", Recognizer(detector, FakeEmbedder(), GALLERY, 0.9),
-                        batch_size=4, json_path=tmp_path / "log.json", detect_every=every)
+    detector, embedder = FakeDetector(), FakeEmbedder()
+    summary = run_video(clip, tmp_path / "out.mp4", Recognizer(detector, embedder, GALLERY, 0.9),
+                        batch_size=4, json_path=tmp_path / "log.json", detect_every=every, embed_every=embed_every)
     names = [[f["identity"] for f in frame["faces"]] for frame in json.loads((tmp_path / "log.json").read_text())["frames"]]
     assert summary.frames == len(names) == 22
     assert names[:9] == [["Red"]] * 9 and names[-8:] == [["Green"]] * 8
     assert sum(detector.calls) == (22 if every == 1 else 8)  # frames 0, 3, ..., 21
+    assert sum(embedder.batches) == {1: 20, 3: 8, 4: 6}[every * embed_every]  # embed_every 4: 3 of 10 + 3 of 10
     with VideoReader(tmp_path / "out.mp4") as reader:
         assert sum(1 for _ in reader) == 22
 

@@ -22,8 +22,9 @@ class FakeRecognizer:
         self.calls: list[list[int]] = []
         self.newcomer_from = newcomer_from
 
-    def recognise(self, frames):
+    def recognise(self, frames, reuse=None):
         self.calls.append([f.index for f in frames])
+        self.reuse = reuse
         results = []
         for f in frames:
             faces = [moving_face(f.index)]
@@ -70,6 +71,15 @@ def test_interpolated_faces_are_copies():
     assert out[0][1].faces[0].identity == -1 and out[2][1].faces[0].identity == -1
 
 
-def test_rejects_nonpositive_every():
-    with pytest.raises(ValueError):
-        list(recognised_frames(frames(2), FakeRecognizer(), every=0))
+@pytest.mark.parametrize("option", ["every", "embed_every", "batch_size"])
+def test_rejects_nonpositive_settings(option):
+    with pytest.raises(ValueError, match="at least 1"):
+        list(recognised_frames(frames(2), FakeRecognizer(), **{option: 0}))
+
+
+def test_one_embedding_memory_serves_the_whole_run():
+    recognizer = FakeRecognizer()
+    list(recognised_frames(frames(3), recognizer, batch_size=1))
+    assert recognizer.reuse is None  # embed_every 1: nothing to remember
+    list(recognised_frames(frames(5), recognizer, batch_size=2, embed_every=3))
+    assert recognizer.reuse is not None and recognizer.reuse.every == 3

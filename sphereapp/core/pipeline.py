@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sphereapp.core.align import align_faces
+from sphereapp.core.align import CROP_SIZE, align_faces
 from sphereapp.core.annotate import FaceLabel, draw_faces
 from sphereapp.core.background import BackgroundSink, prefetched
 from sphereapp.core.detect import FaceDetector
@@ -21,6 +21,7 @@ from sphereapp.core.embed import Embedder
 from sphereapp.core.errors import InputError
 from sphereapp.core.gallery import Gallery
 from sphereapp.core.match import identity_from_scores, match
+from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.stride import recognised_frames
 from sphereapp.core.tracking import Tracker
 from sphereapp.core.video import Frame, VideoReader, VideoWriter
@@ -66,12 +67,18 @@ class Recognizer:
         self.gallery = gallery
         self.threshold = threshold
 
-    def recognise(self, frames: Sequence[Frame]) -> list[FrameResult]:
-        """Recognise every face of every frame; one detector call and one embedding batch per call."""
+    def recognise(self, frames: Sequence[Frame], reuse: EmbeddingReuse | None = None) -> list[FrameResult]:
+        """Recognise every face of every frame; one detector call and one embedding batch per call.
+
+        With `reuse` (the frames follow the ones it saw last), faces it links to the previous frame's faces keep
+        their embeddings instead of being aligned and embedded again.
+        """
         detections = self.detector.detect([frame.image for frame in frames])
-        crops = [align_faces(frame.image, det.landmarks) for frame, det in zip(frames, detections)]
-        all_crops = np.concatenate(crops) if crops else np.zeros((0, 112, 96, 3), np.uint8)
-        scores = match(self.embedder.embed(all_crops), self.gallery.embeddings, self.threshold).scores
+        if reuse is None:
+            embeddings = self._embed_faces([(frame.image, det.landmarks) for frame, det in zip(frames, detections)])
+        else:
+            embeddings = reuse.embeddings([frame.image for frame in frames], detections, self._embed_faces)
+        scores = match(embeddings, self.gallery.embeddings, self.threshold).scores
         results, start = [], 0
         for frame, det in zip(frames, detections):
             faces = [
@@ -82,6 +89,11 @@ class Recognizer:
             label_faces(faces, self.threshold)
             results.append(FrameResult(frame.index, frame.time, faces))
         return results
+
+    def _embed_faces(self, faces: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Align and embed, in one batch, the faces at `landmarks` (K,5,2) of each `image`: (sum K, D)."""
+        crops = [align_faces(image, landmarks) for image, landmarks in faces]
+        return self.embedder.embed(np.concatenate(crops) if crops else np.zeros((0, *CROP_SIZE, 3), np.uint8))
 
     def labels(self, result: FrameResult) -> list[FaceLabel]:
         """What to draw for one frame: the gallery name and colour, or unknown."""
@@ -123,6 +135,7 @@ def run_video(
     show_scores: bool = True,
     tracking: bool = True,
     detect_every: int = 1,
+    embed_every: int = 1,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunSummary:
@@ -130,7 +143,8 @@ def run_video(
 
     With `tracking`, faces are linked into tracks and named from each track's recent scores (core/tracking.py);
     without it, every frame is named on its own. `detect_every` k > 1 detects and embeds every k-th frame and
-    interpolates the faces in between (core/stride.py).
+    interpolates the faces in between (core/stride.py); `embed_every` n > 1 embeds a face followed from keyframe
+    to keyframe only on every n-th of them and reuses its embedding in between (core/reuse.py).
 
     Nothing is left at `output_path` or `json_path` unless the whole run succeeds; `should_stop` returning True
     cancels the run (raises `KeyboardInterrupt` after cleaning up).
@@ -146,7 +160,7 @@ def run_video(
             BackgroundSink(lambda item: writer.write(draw_faces(*item[:2], show_scores=show_scores), item[2])) as sink,
         ):
             done = 0
-            for frame, result in recognised_frames(decoded, recognizer, batch_size, detect_every):
+            for frame, result in recognised_frames(decoded, recognizer, batch_size, detect_every, embed_every):
                 if should_stop is not None and should_stop():
                     raise KeyboardInterrupt("cancelled")
                 if tracker is not None:

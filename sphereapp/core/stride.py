@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.tracking import match_boxes
 from sphereapp.core.video import Frame
 
@@ -26,11 +27,14 @@ KEY_MIN_IOU = 0.2  # faces move between keyframes: pair them more loosely than f
 
 
 def recognised_frames(
-    frames: Iterable[Frame], recognizer: Recognizer, batch_size: int = 8, every: int = 1
+    frames: Iterable[Frame], recognizer: Recognizer, batch_size: int = 8, every: int = 1, embed_every: int = 1
 ) -> Iterator[tuple[Frame, FrameResult]]:
-    """(frame, result) for every frame, in order; detection and embedding on every `every`-th frame only."""
-    if every < 1 or batch_size < 1:
-        raise ValueError(f"every and batch_size must be at least 1, not {every} and {batch_size}")
+    """(frame, result) for every frame, in order; detection and embedding on every `every`-th frame only, and a
+    face followed from keyframe to keyframe embedded on every `embed_every`-th of them only (core/reuse.py)."""
+    if min(every, batch_size, embed_every) < 1:
+        raise ValueError(f"every, batch_size and embed_every must be at least 1, not {every}, {batch_size} and "
+                         f"{embed_every}")
+    reuse = EmbeddingReuse(embed_every) if embed_every > 1 else None
     anchor: tuple[Frame, FrameResult] | None = None  # the last keyframe handed out
     window: list[tuple[Frame, bool]] = []  # frames after the anchor, each with "is a keyframe"
     keys = 0
@@ -39,17 +43,18 @@ def recognised_frames(
         window.append((frame, is_key))
         keys += is_key
         if keys == batch_size:
-            anchor = yield from _release(window, anchor, recognizer)
+            anchor = yield from _release(window, anchor, recognizer, reuse)
             window, keys = [], 0
     if window:
         window[-1] = (window[-1][0], True)  # the last frame is always detected: nothing to interpolate towards
-        yield from _release(window, anchor, recognizer)
+        yield from _release(window, anchor, recognizer, reuse)
 
 
-def _release(window: list[tuple[Frame, bool]], anchor: tuple[Frame, FrameResult] | None, recognizer: Recognizer):
+def _release(window: list[tuple[Frame, bool]], anchor: tuple[Frame, FrameResult] | None, recognizer: Recognizer,
+             reuse: EmbeddingReuse | None):
     """Recognise the window's keyframes in one call, yield every frame of it; return the last keyframe."""
     key_frames = [frame for frame, is_key in window if is_key]
-    results = iter(recognizer.recognise(key_frames))
+    results = iter(recognizer.recognise(key_frames, reuse))
     between: list[Frame] = []
     for frame, is_key in window:
         if not is_key:
