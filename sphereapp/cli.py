@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sphereapp import __version__
 from sphereapp.core.errors import SphereappError
+from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
 
 log = logging.getLogger("sphereapp")
 
@@ -29,11 +30,12 @@ def add_speed_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="frames per detection batch")
     parser.add_argument("--detect-max-side", type=int, metavar="PX",
                         help="detect on frames downscaled to this longer side (faster on large videos)")
-    parser.add_argument("--detect-every", type=int, default=1, metavar="K",
-                        help="detect and embed every K-th frame, interpolate faces in between (faster; default: 1)")
-    parser.add_argument("--embed-every", type=int, default=1, metavar="N",
-                        help="embed a face followed from detection to detection only every N-th time, keeping its "
-                        "embedding in between (faster; default: 1)")
+    parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="K",
+                        help="detect faces on every K-th frame and interpolate them in between; 1 = every frame "
+                        f"(slower; default: {DEFAULT_DETECT_EVERY})")
+    parser.add_argument("--embed-every", type=int, default=DEFAULT_EMBED_EVERY, metavar="N",
+                        help="embed a face followed from detection to detection on every N-th one and keep its "
+                        f"embedding in between; 1 = every detection (slower; default: {DEFAULT_EMBED_EVERY})")
 
 
 def add_gallery_option(parser: argparse.ArgumentParser, help_text: str) -> None:

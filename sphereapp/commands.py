@@ -21,6 +21,7 @@ from sphereapp.core.gallery import (
     open_gallery,
 )
 from sphereapp.core.pipeline import Recognizer, RunSummary, run_video
+from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
 from sphereapp.core.video import probe
 
 log = logging.getLogger("sphereapp")
@@ -109,7 +110,8 @@ def demo(args: argparse.Namespace) -> int:
     output = check_output_path(args.output)
     components = components_from(args)
     gallery = load_gallery(str(DEMO_GALLERY), components)
-    annotate_video(DEMO_VIDEO, output, components, gallery, None)
+    annotate_video(DEMO_VIDEO, output, components, gallery, None, detect_every=DEFAULT_DETECT_EVERY,
+                   embed_every=DEFAULT_EMBED_EVERY)
     print(output)
     return 0
 

@@ -117,7 +117,7 @@ def test_run_video_names_every_frame_with_threads_and_stride(tmp_path, every, em
     names = [[f["identity"] for f in frame["faces"]] for frame in json.loads((tmp_path / "log.json").read_text())["frames"]]
     assert summary.frames == len(names) == 22
     assert names[:9] == [["Red"]] * 9 and names[-8:] == [["Green"]] * 8
-    assert sum(detector.calls) == (22 if every == 1 else 8)  # frames 0, 3, ..., 21
+    assert sum(detector.calls) == (22 if every == 1 else 10)  # 0, 3, 6, 9 | cut | 10, 11 | cut | 12, 15, 18, 21
     assert sum(embedder.batches) == {1: 20, 3: 8, 4: 6}[every * embed_every]  # embed_every 4: 3 of 10 + 3 of 10
     with VideoReader(tmp_path / "out.mp4") as reader:
         assert sum(1 for _ in reader) == 22

@@ -35,8 +35,10 @@ class FakeRecognizer:
         return results
 
 
-def frames(n: int) -> list[Frame]:
-    return [Frame(index=k, time=k / 10, image=np.zeros((8, 8, 3), np.uint8)) for k in range(n)]
+def frames(n: int, cut_at: int | None = None) -> list[Frame]:
+    """Dark frames, bright from `cut_at` on (a scene cut)."""
+    return [Frame(index=k, time=k / 10, image=np.full((8, 8, 3), 200 if cut_at is not None and k >= cut_at else 0,
+                                                      np.uint8)) for k in range(n)]
 
 
 def test_every_frame_is_recognised_in_batches_when_every_is_one():
@@ -57,6 +59,13 @@ def test_only_keyframes_and_the_last_frame_are_recognised():
         np.testing.assert_allclose(face.box, moving_face(frame.index).box, atol=1e-4)
         np.testing.assert_allclose(face.landmarks, moving_face(frame.index).landmarks, atol=1e-4)
         np.testing.assert_allclose(face.scores, [0.9, 0.1], atol=1e-6)
+
+
+def test_the_frames_around_a_scene_cut_are_keyframes_and_the_count_restarts():
+    recognizer = FakeRecognizer()
+    out = list(recognised_frames(frames(12, cut_at=5), recognizer, batch_size=3, every=4))
+    assert [k for call in recognizer.calls for k in call] == [0, 4, 5, 9, 11]
+    assert [f.index for f, _ in out] == list(range(12))
 
 
 def test_a_face_appearing_between_keyframes_shows_from_half_way():

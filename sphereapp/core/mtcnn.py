@@ -42,31 +42,27 @@ def cell_edges(start: torch.Tensor, stop: torch.Tensor, size: int) -> tuple[torc
 
 def crops(summed: torch.Tensor, boxes: torch.Tensor, image_index: torch.Tensor, size: int) -> torch.Tensor:
     """(K, 3, size, size) cut-outs of the boxes, clipped to the image like facenet-pytorch's `pad`, each resized
-    by "area" resampling as its `imresample` does, read off the images' integral `summed` (B, 3, H+1, W+1) with
+    by "area" resampling as its `imresample` does, read off the images' integral `summed` (B, H+1, W+1, 3) with
     four lookups a cell."""
-    height, width = summed.shape[2] - 1, summed.shape[3] - 1
+    height, width = summed.shape[1] - 1, summed.shape[2] - 1
     x0 = boxes[:, 0].trunc().clamp(min=1).long() - 1
     y0 = boxes[:, 1].trunc().clamp(min=1).long() - 1
     x1 = torch.maximum(boxes[:, 2].trunc().clamp(max=width).long(), x0 + 1)
     y1 = torch.maximum(boxes[:, 3].trunc().clamp(max=height).long(), y0 + 1)
     (top, bottom), (left, right) = cell_edges(y0, y1, size), cell_edges(x0, x1, size)
-    channel_start = (image_index[:, None] * 3 + torch.arange(3, device=summed.device)) * (height + 1) * (width + 1)
-    flat = summed.reshape(-1)
-
-    def corner(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """summed[image, :, rows[i], cols[j]] for every cell (i, j): (K, 3, size*size)."""
-        offsets = (rows[:, :, None] * (width + 1) + cols[:, None, :]).flatten(1)
-        return flat[channel_start[:, :, None] + offsets[:, None, :]]
-
-    total = corner(bottom, right) - corner(top, right) - corner(bottom, left) + corner(top, left)
-    area = ((bottom - top)[:, :, None] * (right - left)[:, None, :]).flatten(1)[:, None, :]
-    return (total / area).view(len(boxes), 3, size, size).float()
+    rows, cols = torch.stack([top, bottom]), torch.stack([left, right])  # (2, K, size): cell edges
+    start = image_index * (height + 1) * (width + 1)
+    at = start[:, None, None] + rows[:, None, :, :, None] * (width + 1) + cols[None, :, :, None, :]
+    corners = summed.view(-1, 3)[at.flatten()].view(2, 2, len(boxes), size, size, 3)  # [bottom?][right?]
+    total = corners[1, 1] - corners[0, 1] - corners[1, 0] + corners[0, 0]
+    area = (bottom - top)[:, :, None, None] * (right - left)[:, None, :, None]
+    return (total / area).float().permute(0, 3, 1, 2)
 
 
-def integral(batch: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H+1, W+1) float64 sums of the pixels above and left of each position (zeros on the first row and
-    column), for exact area sums."""
-    return torch.nn.functional.pad(batch.double().cumsum(2).cumsum(3), (1, 0, 1, 0))
+def integral(images: torch.Tensor) -> torch.Tensor:
+    """(B, H+1, W+1, 3) float64 sums of the pixels of (B, H, W, 3) `images` above and left of each position
+    (zeros on the first row and column), for exact area sums."""
+    return torch.nn.functional.pad(images.double().cumsum(1).cumsum(2), (0, 0, 1, 0, 1, 0))
 
 
 def refine(net: nn.Module, summed: torch.Tensor, boxes: torch.Tensor, image_index: torch.Tensor, size: int,
@@ -86,7 +82,7 @@ def detect_faces(
     and landmarks (K, 5, 2), as float32 numpy arrays."""
     batch = images.permute(0, 3, 1, 2).float().contiguous()
     boxes, image_index = _propose(batch, pnet, min_face_size, thresholds[0], factor)
-    summed = integral(batch) if len(boxes) else batch
+    summed = integral(images) if len(boxes) else images
     if len(boxes):  # stage 2: R-Net refines and rejects
         regression, probabilities = refine(rnet, summed, boxes, image_index, 24, net_batch)
         keep = probabilities[:, 1] > thresholds[1]

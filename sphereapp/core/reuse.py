@@ -1,10 +1,9 @@
 """Embed each followed face only every few keyframes; in between it keeps its embedding from one keyframe back.
 
 A face of a keyframe is the face of the previous keyframe whose box it overlaps with IoU >= `min_iou` (one to
-one, Hungarian: `match_boxes`), unless the picture changed as a whole (a scene cut: the mean absolute difference
-of 32x18 grey thumbnails of the two keyframes exceeds `cut_level`, out of 255). Such a face takes over that
-face's embedding until the embedding is `every` keyframes old; new faces, faces after a cut and old embeddings
-are aligned and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold applies at
+one, Hungarian: `match_boxes`), unless the two keyframes are a scene cut apart (core/cuts.py). Such a face takes
+over that face's embedding until the embedding is `every` keyframes old; new faces, faces after a cut and old
+embeddings are aligned and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold applies at
 once. With `every` = 1 every face is embedded on every keyframe.
 """
 
@@ -13,29 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
+from sphereapp.core.cuts import CUT_LEVEL, is_cut, thumbnail
 from sphereapp.core.tracking import match_boxes
 
 if TYPE_CHECKING:
     from sphereapp.core.detect import Detections
 
-THUMBNAIL_SIZE = (32, 18)  # cv2 (width, height): enough to see a cut, too coarse to see faces move
 # Embeds the given faces of the given images: [(image, landmarks (K,5,2))] -> (sum K, D) embeddings, in order.
 EmbedFaces = Callable[[Sequence[tuple[np.ndarray, np.ndarray]]], np.ndarray]
-
-
-def thumbnail(image: np.ndarray) -> np.ndarray:
-    """The image as a tiny float32 grey picture, for telling scene cuts from motion."""
-    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 class EmbeddingReuse:
     """The faces of the last keyframe seen, with their embeddings and their age; one per run of consecutive frames."""
 
-    def __init__(self, every: int, min_iou: float = 0.5, cut_level: float = 30.0):
+    def __init__(self, every: int, min_iou: float = 0.5, cut_level: float = CUT_LEVEL):
         if every < 1:
             raise ValueError(f"every must be at least 1, not {every}")
         self.every, self.min_iou, self.cut_level = every, min_iou, cut_level
@@ -57,7 +49,7 @@ class EmbeddingReuse:
         next_row = kept
         for image, found in zip(images, detections):
             small = thumbnail(image)
-            cut = self._thumbnail is None or float(np.abs(small - self._thumbnail).mean()) > self.cut_level
+            cut = is_cut(self._thumbnail, small, self.cut_level)
             self._thumbnail = small
             previous = {} if cut else {j: i for i, j in match_boxes(boxes, found.boxes, self.min_iou)}
             frame_rows, frame_ages = np.empty(len(found), np.int64), np.zeros(len(found), np.int64)

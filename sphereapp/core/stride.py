@@ -1,6 +1,7 @@
 """Detect and embed every k-th frame of a video and interpolate the faces in between.
 
-Keyframes (positions 0, k, 2k, ... and the last frame) go through the full recognizer, `batch_size` of them per
+Keyframes (positions 0, k, 2k, ... and the last frame; and the two frames on either side of a scene cut,
+core/cuts.py, after which the count starts again) go through the full recognizer, `batch_size` of them per
 call. For a frame at fraction t between keyframes A and B, faces of A and B paired by box IoU (Hungarian,
 `match_boxes`) are placed at the linear interpolation of their boxes, landmarks and gallery scores; a face only
 in A is kept while t < 1/2, a face only in B appears from t >= 1/2. Detection and embedding cost drop k-fold;
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sphereapp.core.cuts import is_cut, thumbnail
 from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.tracking import match_boxes
 from sphereapp.core.video import Frame
@@ -37,12 +39,20 @@ def recognised_frames(
     reuse = EmbeddingReuse(embed_every) if embed_every > 1 else None
     anchor: tuple[Frame, FrameResult] | None = None  # the last keyframe handed out
     window: list[tuple[Frame, bool]] = []  # frames after the anchor, each with "is a keyframe"
-    keys = 0
-    for position, frame in enumerate(frames):
-        is_key = position % every == 0
+    keys, since_key, last_thumbnail = 0, every, None
+    for frame in frames:
+        is_key = since_key >= every
+        if every > 1:  # interpolation never spans a scene cut: the frames on both sides of it are keyframes
+            small = thumbnail(frame.image)
+            if is_cut(last_thumbnail, small):
+                is_key = True
+                if window and not window[-1][1]:
+                    window[-1], keys = (window[-1][0], True), keys + 1
+            last_thumbnail = small
         window.append((frame, is_key))
         keys += is_key
-        if keys == batch_size:
+        since_key = 1 if is_key else since_key + 1
+        if keys >= batch_size:
             anchor = yield from _release(window, anchor, recognizer, reuse)
             window, keys = [], 0
     if window:
