@@ -21,6 +21,7 @@ from sphereapp.core.device import describe_device, resolve_device
 from sphereapp.core.gallery import GalleryStore
 from sphereapp.core.modelfile import write_calibration
 from sphereapp.core.pipeline import Recognizer, run_video
+from sphereapp.core.speed import DEFAULT_EMBED_EVERY
 from sphereapp.core.video import VideoReader, VideoWriter
 from sphereapp.gui.engine import EXPORT_BATCH_SIZE
 from sphereapp.gui.export_dialog import progress_text
@@ -261,7 +262,8 @@ def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, clip, 
     worker = window.engine.worker
     recognizer = Recognizer(worker.components.detector, worker.components.embedder, worker.gallery,
                             window.player.threshold)
-    run_video(clip, tmp_path / "export.mp4", recognizer, batch_size=EXPORT_BATCH_SIZE, json_path=tmp_path / "log.json")
+    run_video(clip, tmp_path / "export.mp4", recognizer, batch_size=EXPORT_BATCH_SIZE, json_path=tmp_path / "log.json",
+              embed_every=DEFAULT_EMBED_EVERY)  # the live view detects every frame and reuses embeddings
     exported = [[(face["identity"], face["track"], face["similarity"]) for face in frame["faces"]]
                 for frame in json.loads((tmp_path / "log.json").read_text())["frames"]]
     assert [[(name, track) for name, track, _ in frame] for frame in live] == \

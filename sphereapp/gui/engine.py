@@ -36,6 +36,7 @@ from sphereapp.core.gallery import (
 )
 from sphereapp.core.modelfile import default_model_path
 from sphereapp.core.pipeline import FrameResult, Recognizer, run_video
+from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
 from sphereapp.core.tracking import Tracker
 from sphereapp.gui.frame_source import FrameSource
@@ -131,6 +132,8 @@ class RecognitionWorker(QObject):
         self._last_request: tuple[int, float, bool] | None = None
         self.tracker = Tracker()
         self._tracked: FrameResult | None = None  # the last frame the tracker named
+        self._reuse: EmbeddingReuse | None = None  # embeddings of the faces of the last recognised frame
+        self._reuse_index = -1  # that frame
 
     # -- models and gallery -------------------------------------------------------------------------------------
 
@@ -246,6 +249,7 @@ class RecognitionWorker(QObject):
             self.recognizer = Recognizer(detector, embedder, self.gallery, embedder.info.threshold)
         self._results.clear()
         self._tracked = None  # the scores changed: tracks start again
+        self._reuse = None  # maybe another model: its embeddings do not carry over
         self.galleryChanged.emit(self.store.identities() if self.store is not None else [])
         if self._last_request is not None and self.source is not None:
             self.show_frame(*self._last_request)
@@ -261,7 +265,7 @@ class RecognitionWorker(QObject):
             return
         if self.source is not None:
             self.source.close()
-        self.source, self._last_request, self._tracked = source, None, None
+        self.source, self._last_request, self._tracked, self._reuse = source, None, None, None
         self._results.clear()
         self.videoOpened.emit(path, source.info)
 
@@ -276,7 +280,7 @@ class RecognitionWorker(QObject):
             result = self._results.get(frame.index)
             ran_networks = result is None and self.recognizer is not None
             if ran_networks:
-                result = self.recognizer.recognise([frame])[0]
+                result = self.recognizer.recognise([frame], self._embedding_memory(frame.index))[0]
                 self._results[frame.index] = result
                 while len(self._results) > RESULT_CACHE_SIZE:
                     self._results.popitem(last=False)
@@ -294,6 +298,15 @@ class RecognitionWorker(QObject):
         if self.source.last_index is not None and index >= self.source.last_index:
             self.endReached.emit(self.source.last_index)
         self.frameReady.emit(overlay, time.perf_counter() - started, ran_networks)
+
+    def _embedding_memory(self, index: int) -> EmbeddingReuse:
+        """What lets frame `index` keep the embeddings of faces followed from the last recognised frame (like
+        `sphereapp run --embed-every`): kept while frames follow it by at most TRACK_GAP_S, else started again."""
+        gap = max(1, round(TRACK_GAP_S * self.source.info.fps))
+        if self._reuse is None or not 0 < index - self._reuse_index <= gap:
+            self._reuse = EmbeddingReuse(DEFAULT_EMBED_EVERY)
+        self._reuse_index = index
+        return self._reuse
 
     def _track(self, result: FrameResult, threshold: float) -> FrameResult:
         """The frame's faces named by their tracks, as `run_video` names them (`result`, maybe cached, is kept).
