@@ -1,10 +1,10 @@
 """Embed each followed face only every few keyframes; in between it keeps its embedding from one keyframe back.
 
-A face of a keyframe is the face of the previous keyframe whose box it overlaps with IoU >= `min_iou` (one to
-one, Hungarian: `match_boxes`), unless the two keyframes are a scene cut apart (core/cuts.py). Such a face takes
-over that face's embedding until the embedding is `every` keyframes old; new faces, faces after a cut and old
-embeddings are aligned and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold applies at
-once. With `every` = 1 every face is embedded on every keyframe.
+A face of a keyframe is the face of the previous keyframe whose box it overlaps most, one to one (Hungarian:
+`match_boxes`), with IoU >= `min_iou` (0.3, as the tracker links faces), unless the two keyframes are a scene cut
+apart (core/cuts.py). Such a face takes over that face's embedding until the embedding is `every` keyframes old;
+new faces, faces after a cut and old embeddings are aligned and embedded afresh. Embeddings, not scores, are kept,
+so a changed gallery or threshold applies at once. With `every` = 1 every face is embedded on every keyframe.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ EmbedFaces = Callable[[Sequence[tuple[np.ndarray, np.ndarray]]], np.ndarray]
 class EmbeddingReuse:
     """The faces of the last keyframe seen, with their embeddings and their age; one per run of consecutive frames."""
 
-    def __init__(self, every: int, min_iou: float = 0.5, cut_level: float = CUT_LEVEL):
+    def __init__(self, every: int, min_iou: float = 0.3, cut_level: float = CUT_LEVEL):
         if every < 1:
             raise ValueError(f"every must be at least 1, not {every}")
         self.every, self.min_iou, self.cut_level = every, min_iou, cut_level
