@@ -132,3 +132,14 @@ def test_cancel_leaves_no_output_and_no_threads(tmp_path):
                   should_stop=lambda: next(calls) == 5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
     assert threading.active_count() == threads
+
+
+def test_run_video_returns_freed_memory_every_trim_period(tmp_path, monkeypatch):
+    from sphereapp.core import pipeline
+
+    trims = []
+    monkeypatch.setattr(pipeline, "TRIM_EVERY", 5)
+    monkeypatch.setattr(pipeline, "release_free_memory", lambda: trims.append(1))
+    clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 12)
+    run_video(clip, tmp_path / "out.mp4", Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9), batch_size=4)
+    assert len(trims) == 2  # after frames 5 and 10

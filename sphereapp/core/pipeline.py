@@ -21,12 +21,14 @@ from sphereapp.core.embed import Embedder
 from sphereapp.core.errors import InputError
 from sphereapp.core.gallery import Gallery
 from sphereapp.core.match import identity_from_scores, match
+from sphereapp.core.memory import release_free_memory
 from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.stride import recognised_frames
 from sphereapp.core.tracking import Tracker
 from sphereapp.core.video import Frame, VideoReader, VideoWriter
 
 UNKNOWN_COLOR = (160, 160, 160)
+TRIM_EVERY = 256  # frames between returns of freed heap memory to the system (core/memory.py): flat RSS
 
 
 @dataclass
@@ -173,6 +175,8 @@ def run_video(
                 if json_path is not None:
                     log_frames.append(frame_log(result, recognizer.gallery.names))
                 done += 1
+                if done % TRIM_EVERY == 0:
+                    release_free_memory()
                 if progress is not None and (done % batch_size == 0 or done == info.frame_count):
                     progress(done, info.frame_count)
         skipped = reader.skipped_packets
