@@ -6,7 +6,7 @@ first 10% (warm: models loaded, queues full), at the end, the peak, and the grow
 the last 90%.
 
     python scripts/rss_check.py [--video ../shared/data/video/hikers_walking_640x480.mp4] [--minutes 10] \\
-        [--height 360] [--detect-every 3] [--embed-every 2] [--json runs/eval/rss.json]
+        [--height 360] [--detect-every 4] [--embed-every 2] [--json runs/eval/rss.json]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 from sphereapp.benchmark import GALLERY_SIZE, random_gallery
 from sphereapp.core.components import load_components
 from sphereapp.core.pipeline import Recognizer, run_video
+from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
 from sphereapp.core.video import VideoReader, VideoWriter
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"
@@ -59,8 +60,8 @@ def main() -> int:
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--height", type=int, default=360)
-    parser.add_argument("--detect-every", type=int, default=1)
-    parser.add_argument("--embed-every", type=int, default=1)
+    parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY)
+    parser.add_argument("--embed-every", type=int, default=DEFAULT_EMBED_EVERY)
     parser.add_argument("--model", help="embedder weights (default: the shipped model)")
     parser.add_argument("--json", type=Path, help="write the samples and figures as JSON")
     args = parser.parse_args()
