@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sphereapp.benchmark import GALLERY_SIZE, random_gallery
+from sphereapp.benchmark import GALLERY_SIZE, even_width, random_gallery
 from sphereapp.core.components import load_components
 from sphereapp.core.pipeline import Recognizer, run_video
 from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
@@ -43,7 +43,7 @@ def looped_clip(source: Path, target: Path, minutes: float, height: int) -> tupl
     """Write `source`, rescaled to `height` and played over and over, as `minutes` of H.264; (frames, fps)."""
     with VideoReader(source) as reader:
         info = reader.info
-    width = max(2, round(info.width * height / info.height / 2) * 2)
+    width = even_width(info.width, info.height, height)
     total = round(minutes * 60 * info.fps)
     written = 0
     with VideoWriter(target, width, height, info.fps) as writer:

@@ -13,7 +13,6 @@ Both recognisers match against the same gallery of random unit vectors: its cont
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import platform
 import tempfile
@@ -29,7 +28,7 @@ import torch.nn.functional as F
 from sphereapp.core.components import Components
 from sphereapp.core.gallery import Gallery
 from sphereapp.core.models import normalize_input
-from sphereapp.core.pipeline import Recognizer, run_video
+from sphereapp.core.pipeline import Recognizer, run_video, write_json_atomic
 from sphereapp.core.video import VideoReader, VideoWriter
 
 GALLERY_SIZE = 10
@@ -65,12 +64,17 @@ class BenchRow:
                                "pipeline_vs_decode": round(self.pipeline_fps / self.decode_fps, 3)}
 
 
+def even_width(width: int, height: int, new_height: int) -> int:
+    """The width that keeps the aspect of `width` x `height` at `new_height`, rounded to even (H.264 4:2:0)."""
+    return max(2, round(width * new_height / height / 2) * 2)
+
+
 def scaled_clip(source: str | Path, height: int, frames: int, target: Path) -> tuple[int, int, float]:
     """Write the first `frames` frames of `source` rescaled to `height` (even width, same aspect) as H.264 to
     `target`; its width, frame count and fps."""
     with VideoReader(source) as reader:
         info = reader.info
-        width = max(2, round(info.width * height / info.height / 2) * 2)
+        width = even_width(info.width, info.height, height)
         written = 0
         with VideoWriter(target, width, height, info.fps) as writer:
             for frame in itertools.islice(reader, frames):
@@ -181,6 +185,4 @@ def format_table(rows: list[BenchRow]) -> str:
 def write_report(path: Path, rows: list[BenchRow], env: dict, source: str | Path) -> None:
     """The measurements as JSON, written atomically."""
     data = {"source": str(source), "environment": env, "rows": [row.to_dict() for row in rows]}
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    temp.replace(path)
+    write_json_atomic(path, data, indent=2)

@@ -215,14 +215,14 @@ def frame_log(result: FrameResult, names: Sequence[str]) -> dict:
     }
 
 
-def write_json_atomic(path: str | Path, data: dict) -> None:
+def write_json_atomic(path: str | Path, data: dict, indent: int | None = None) -> None:
     """Write JSON to a temp file beside `path`, then rename it into place; InputError when that fails (disk full)."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False)
+                json.dump(data, handle, ensure_ascii=False, indent=indent)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
