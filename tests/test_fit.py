@@ -20,6 +20,7 @@ from training.config import AugmentConfig, load_config
 from training.data import BatchPlan, PreparedFaces
 from training.fit import METRICS_NAME, MODEL_NAME, fit
 from training.heads import available_heads
+from training.lfw_probe import default_cache_path
 from training.prepare import PrepareOptions, prepare
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny_synthetic.toml"
@@ -181,7 +182,7 @@ def test_lfw_evaluation_sets_the_threshold(tiny_data, shared_data, tmp_path):
     config = load_config(TINY, ["iterations=1", f"eval.lfw_dir='{lfw.as_posix()}'"])
     result = fit(config, tiny_data, tmp_path / "run")
     assert result.lfw is not None and 0.0 <= result.lfw.report.accuracy <= 1.0
-    assert np.load(tmp_path / "run" / "lfw_crops.npy").shape == (4, 112, 96, 3)
+    assert np.load(default_cache_path(lfw / "pairs.txt", "pairs")).shape == (4, 112, 96, 3), "shared with eval"
     _, info = load_embedder(result.model_path)
     assert info.threshold == pytest.approx(result.lfw.app_threshold, abs=1e-6)
     assert info.lfw.endswith("(10-fold)") and "placeholder" not in info.recipe

@@ -42,7 +42,7 @@ from training.data import BatchPlan, PreparedFaces
 from training.evaluation import read_lfw_pairs
 from training.heads import HeadOutput, build_head
 from training.heads.sphereface2_sharded import ShardedSphereFace2
-from training.lfw_probe import PairsProbe, ProbeResult
+from training.lfw_probe import PairsProbe, ProbeResult, default_cache_path
 
 MODEL_NAME = "embedder.safetensors"
 METRICS_NAME = "metrics.csv"
@@ -187,8 +187,10 @@ class _Run:
         self.log = _MetricsLog(out_dir, self.start, self.process.is_main, self.device)
         self.lfw_probe = None
         if config.eval.lfw_dir and self.process.is_main:
-            pairs = read_lfw_pairs(Path(config.eval.lfw_dir) / "pairs.txt")
-            self.lfw_probe = PairsProbe(pairs, out_dir / "lfw_crops.npy", self.device)
+            pairs_file = Path(config.eval.lfw_dir) / "pairs.txt"
+            # The crop cache `sphereapp-train eval lfw` uses: aligned once for every run and evaluation.
+            self.lfw_probe = PairsProbe(read_lfw_pairs(pairs_file), default_cache_path(pairs_file, "pairs"),
+                                        self.device)
 
     def print(self, line: str) -> None:
         """One line to the console, from the main process only."""
