@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -11,18 +10,15 @@ import numpy as np
 import torch
 
 from sphereapp.core.errors import InputError
+from sphereapp.core.files import replacing
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write `state` with torch.save to a temp file beside `path`, then rename it over `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path) as temporary:
+        torch.save(state, temporary)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

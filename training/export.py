@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import secrets
 import warnings
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sphereapp.core.errors import InputError, ModelFileError
+from sphereapp.core.files import replacing
 from sphereapp.core.modelfile import ModelInfo, load_embedder
 from sphereapp.core.models.sphereface import INPUT_SIZE
 
@@ -75,19 +74,16 @@ def export_onnx(model: nn.Module, info: ModelInfo, path: str | Path, opset: int 
         raise InputError("exporting to ONNX needs the 'onnx' package: pip install 'sphereapp[onnx]'")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        _export(model.eval(), temporary, opset)
-        _add_metadata(temporary, info)
-        worst = check_onnx(model, temporary)
-        if worst is not None and worst < MIN_COSINE:
-            raise ModelFileError(f"the ONNX export of '{info.architecture}' differs from PyTorch "
-                                 f"(worst cosine {worst:.6f} < {MIN_COSINE}): nothing written")
-        os.replace(temporary, path)
+        with replacing(path) as temporary:
+            _export(model.eval(), temporary, opset)
+            _add_metadata(temporary, info)
+            worst = check_onnx(model, temporary)
+            if worst is not None and worst < MIN_COSINE:
+                raise ModelFileError(f"the ONNX export of '{info.architecture}' differs from PyTorch "
+                                     f"(worst cosine {worst:.6f} < {MIN_COSINE}): nothing written")
     except OSError as error:
         raise ModelFileError(f"cannot write '{path}': {error.strerror or error}") from error
-    finally:
-        temporary.unlink(missing_ok=True)
     return worst
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from sphereapp.core.align import CROP_SIZE, align_face, center_crop_112x112
 from sphereapp.core.detect import DetectorConfig, FaceDetector, primary_face
 from sphereapp.core.device import resolve_device
 from sphereapp.core.errors import InputError
+from sphereapp.core.files import replacing
 from sphereapp.core.images import read_image_rgb
 from training.data import CROPS_NAME, LIST_NAME, SUMMARY_NAME, ListEntry, write_list
 
@@ -231,17 +231,15 @@ class _Job:
             raise InputError(f"no faces found in any of the {len(candidates)} images")
         people = sorted({candidates[i].identity for i in kept})
         label_of = {name: label for label, name in enumerate(people)}
-        tmp = self.dst / f".{CROPS_NAME}.tmp"
-        out = np.lib.format.open_memmap(tmp, "w+", np.uint8, (len(kept), *CROP_SHAPE))
-        for start in range(0, len(kept), 4096):
-            out[start:start + 4096] = self.crops[kept[start:start + 4096]]
-        out.flush()
-        del out
-        os.replace(tmp, self.dst / CROPS_NAME)
-        tmp = self.dst / f".{BOXES_NAME}.tmp"
-        with tmp.open("wb") as handle:
-            np.save(handle, np.asarray(self.boxes[kept], np.float32))
-        os.replace(tmp, self.dst / BOXES_NAME)
+        with replacing(self.dst / CROPS_NAME) as temporary:
+            out = np.lib.format.open_memmap(temporary, "w+", np.uint8, (len(kept), *CROP_SHAPE))
+            for start in range(0, len(kept), 4096):
+                out[start:start + 4096] = self.crops[kept[start:start + 4096]]
+            out.flush()
+            del out
+        with replacing(self.dst / BOXES_NAME) as temporary:
+            with temporary.open("xb") as handle:
+                np.save(handle, np.asarray(self.boxes[kept], np.float32))
         write_list(self.dst / LIST_NAME, [ListEntry(row, candidates[i].path, label_of[candidates[i].identity],
                                                     candidates[i].identity) for row, i in enumerate(kept)])
         summary = {

@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from torch import nn
 
 from sphereapp.core.calibration import FarCurve, check_far_curve
 from sphereapp.core.errors import ModelFileError
+from sphereapp.core.files import replacing
 from sphereapp.core.models import available_models, build_model
 
 log = logging.getLogger(__name__)
@@ -237,16 +237,10 @@ def _fit_problem(tensors: Mapping[str, torch.Tensor], model: nn.Module) -> str |
 def _write_atomically(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`; no partial file is ever left."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(temporary, "xb") as file:  # plain open: the file gets the umask's modes, unlike save_file's 0600
-            file.write(serialize(tensors, metadata=metadata))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with replacing(path) as temporary, open(temporary, "xb") as file:  # umask modes, unlike save_file's 0600
+        file.write(serialize(tensors, metadata=metadata))
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def _first_few(items: list[str], limit: int = 3) -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -19,6 +17,7 @@ from sphereapp.core.background import BackgroundSink, prefetched
 from sphereapp.core.detect import FaceDetector
 from sphereapp.core.embed import Embedder
 from sphereapp.core.errors import InputError
+from sphereapp.core.files import replacing
 from sphereapp.core.gallery import Gallery
 from sphereapp.core.match import identity_from_scores, match
 from sphereapp.core.memory import release_free_memory
@@ -219,13 +218,7 @@ def write_json_atomic(path: str | Path, data: dict, indent: int | None = None) -
     """Write JSON to a temp file beside `path`, then rename it into place; InputError when that fails (disk full)."""
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False, indent=indent)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(path) as temporary, temporary.open("x", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=indent)
     except OSError as error:
         raise InputError(f"cannot write '{path}': {error.strerror or error}") from error

@@ -6,7 +6,6 @@ import itertools
 import logging
 import math
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import av
 import numpy as np
 
 from sphereapp.core.errors import InputError
+from sphereapp.core.files import temporary_beside
 
 log = logging.getLogger(__name__)
 
@@ -440,7 +440,7 @@ def _create_temp_beside(target: Path) -> Path:
         raise InputError(f"cannot write video '{target}': it is a folder")
     if not folder.is_dir():
         raise InputError(f"cannot write video '{target}': folder '{folder}' does not exist")
-    temp_path = folder / f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}"
+    temp_path = temporary_beside(target)
     try:
         temp_path.open("xb").close()
     except OSError as error:

@@ -1,0 +1,27 @@
+"""Whole-file writes: a temporary file beside the target, renamed over it only once it is complete."""
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def temporary_beside(path: Path) -> Path:
+    """A hidden, unique name in `path`'s folder with the same suffix (`.<stem>.<random>.tmp<suffix>`)."""
+    return path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
+
+
+@contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it over `path` when the block succeeds, remove it otherwise.
+
+    Readers see the old file or the new one, never a partial one (os.replace is atomic within a folder).
+    """
+    path = Path(path)
+    temporary = temporary_beside(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
