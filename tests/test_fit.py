@@ -223,3 +223,16 @@ def test_training_learns_to_tell_the_people_apart(tiny_data, tmp_path, head, amp
     same = labels[:, None] == labels[None, :]
     off_diagonal = ~np.eye(len(labels), dtype=bool)
     assert cosine[same & off_diagonal].mean() > cosine[~same].mean() + 0.3
+
+
+def test_device_pack_round_trip(tiny_data, tmp_path):
+    """scripts/device_pack.py: crops travel as WebP and come back as prepared data fit can read."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "device_pack.py"
+    for action, source, target in (("pack", tiny_data, tmp_path / "packed"), ("unpack", tmp_path / "packed",
+                                                                              tmp_path / "data")):
+        subprocess.run([sys.executable, str(script), action, str(source), str(target)], check=True,
+                       capture_output=True)
+    original, unpacked = PreparedFaces(tiny_data), PreparedFaces(tmp_path / "data")
+    assert unpacked.labels.tolist() == original.labels.tolist()
+    colours = [np.load(folder / "crops.npy").mean(axis=(1, 2)) for folder in (tiny_data, tmp_path / "data")]
+    assert np.abs(colours[0] - colours[1]).max() < 3, "each crop keeps its colour (lossy WebP smooths the noise)"
