@@ -160,9 +160,9 @@ def bench(args: argparse.Namespace) -> int:
     rows = measure(video, components, args.heights, args.frames,
                    batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every)
     env = environment(components)
+    detection = f"--detect-max-side {args.detect_max_side}" if args.detect_max_side else "(full-size detection)"
     print(f"{video.name}; {env['device']}, {env['torch_threads']} torch threads; sphereapp with --batch-size "
-          f"{args.batch_size} --detect-every {args.detect_every} --embed-every {args.embed_every} "
-          f"--detect-max-side {args.detect_max_side}; "
+          f"{args.batch_size} --detect-every {args.detect_every} --embed-every {args.embed_every} {detection}; "
           "frames/s (higher is better)")
     print(format_table(rows))
     if json_path:
