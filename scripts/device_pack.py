@@ -20,6 +20,7 @@ import numpy as np
 
 from sphereapp.core.files import replacing
 from training.data import CROPS_NAME, LIST_NAME, SUMMARY_NAME
+from training.prepare import CROP_SHAPE
 
 PACKED_NAME = "crops.webp.npz"
 QUALITY = 90
@@ -51,7 +52,7 @@ def unpack(packed_dir: Path, data_dir: Path) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     count = len(offsets) - 1
     with replacing(data_dir / CROPS_NAME) as temporary:
-        crops = np.lib.format.open_memmap(temporary, "w+", np.uint8, (count, 112, 96, 3))
+        crops = np.lib.format.open_memmap(temporary, "w+", np.uint8, (count, *CROP_SHAPE))
         for i in range(count):
             crops[i] = cv2.imdecode(data[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)[:, :, ::-1]
         crops.flush()

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from sphereapp.core.align import CROP_SIZE
 from sphereapp.core.detect import FaceDetector
 from sphereapp.core.errors import InputError
-from sphereapp.core.files import replacing
+from sphereapp.core.files import save_npy
 from sphereapp.core.gallery import app_data_dir
 from sphereapp.core.models import normalize_input
 from training.evaluation import (
@@ -107,9 +107,7 @@ def cached_crops(paths: list[Path], cache_path: Path, device: torch.device) -> n
     if missing:
         tqdm.write(f"no face found in {missing} of {len(paths)} images; used their central region")
     cache_path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(cache_path) as temporary:
-        with temporary.open("xb") as handle:  # a handle: np.save would add .npy to a --cache name without it
-            np.save(handle, crops)
+    save_npy(cache_path, crops)
     key_path.write_text(key, encoding="utf-8")
     return crops
 

@@ -30,7 +30,7 @@ from sphereapp.core.align import CROP_SIZE, align_face, center_crop_112x112
 from sphereapp.core.detect import DetectorConfig, FaceDetector, primary_face
 from sphereapp.core.device import resolve_device
 from sphereapp.core.errors import InputError
-from sphereapp.core.files import replacing
+from sphereapp.core.files import replacing, save_npy
 from sphereapp.core.images import read_image_rgb
 from training.data import CROPS_NAME, LIST_NAME, SUMMARY_NAME, ListEntry, write_list
 
@@ -237,9 +237,7 @@ class _Job:
                 out[start:start + 4096] = self.crops[kept[start:start + 4096]]
             out.flush()
             del out
-        with replacing(self.dst / BOXES_NAME) as temporary:
-            with temporary.open("xb") as handle:
-                np.save(handle, np.asarray(self.boxes[kept], np.float32))
+        save_npy(self.dst / BOXES_NAME, np.asarray(self.boxes[kept], np.float32))
         write_list(self.dst / LIST_NAME, [ListEntry(row, candidates[i].path, label_of[candidates[i].identity],
                                                     candidates[i].identity) for row, i in enumerate(kept)])
         summary = {

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from sphereapp.core.detect import DetectorConfig, FaceDetector
 from sphereapp.core.device import resolve_device
 from sphereapp.core.errors import InputError
-from sphereapp.core.files import replacing
+from sphereapp.core.files import save_npy
 from training.data import LIST_NAME, SUMMARY_NAME, read_list
 from training.prepare import BOXES_NAME
 from training.teacher import TEACHER_DIM, TEACHER_NAME, DlibTeacher, embed_files
@@ -142,9 +142,7 @@ def _finish(out: Path, raw: np.ndarray, key: dict) -> None:
     """Write the output (centred when asked) atomically, then its sidecar; remove the work files."""
     embeddings = np.asarray(raw, np.float32)
     embeddings, mean = centred(embeddings) if key["center"] else (embeddings, None)
-    with replacing(out) as temporary:
-        with temporary.open("xb") as handle:  # a handle: np.save would add .npy to a name without it
-            np.save(handle, embeddings.astype(np.float32))
+    save_npy(out, embeddings.astype(np.float32))
     sidecar = {"key": key, "dim": TEACHER_DIM, "mean": None if mean is None else mean.tolist()}
     _sidecar(out).write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
     del raw

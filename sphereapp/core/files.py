@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 
 def temporary_beside(path: Path) -> Path:
     """A hidden, unique name in `path`'s folder with the same suffix (`.<stem>.<random>.tmp<suffix>`)."""
@@ -25,3 +27,9 @@ def replacing(path: str | Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def save_npy(path: str | Path, array: np.ndarray) -> None:
+    """np.save `array` to exactly `path` (through a handle: np.save adds .npy to a name without it), via replacing."""
+    with replacing(path) as temporary, temporary.open("xb") as handle:
+        np.save(handle, array)
