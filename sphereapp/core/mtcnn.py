@@ -62,7 +62,11 @@ def crops(summed: torch.Tensor, boxes: torch.Tensor, image_index: torch.Tensor, 
 def integral(images: torch.Tensor) -> torch.Tensor:
     """(B, H+1, W+1, 3) float64 sums of the pixels of (B, H, W, 3) `images` above and left of each position
     (zeros on the first row and column), for exact area sums."""
-    return torch.nn.functional.pad(images.double().cumsum(1).cumsum(2), (0, 0, 1, 0, 1, 0))
+    batch, height, width, channels = images.shape
+    summed = torch.zeros((batch, height + 1, width + 1, channels), dtype=torch.float64, device=images.device)
+    torch.cumsum(images, 1, dtype=torch.float64, out=summed[:, 1:, 1:])
+    summed[:, 1:, 1:].cumsum_(2)
+    return summed
 
 
 def refine(net: nn.Module, summed: torch.Tensor, boxes: torch.Tensor, image_index: torch.Tensor, size: int,
