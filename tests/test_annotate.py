@@ -162,3 +162,41 @@ def test_colours_given_the_taken_ones_stay_apart_in_hue(count, at_least):
     assert min_hue_gap(taken) >= at_least
     assert min_hue_gap([identity_color(name) for name in NAMES[:count]]) < 0.01  # what hashing alone gives
     assert taken[0] == identity_color(NAMES[0])  # the first pick is the name's own colour
+
+
+def tag_boxes(out: np.ndarray, colors) -> list[tuple[int, int, int, int]]:
+    """Extent of each colour's pixels above and below the faces' boxes (rows 147-254 left out)."""
+    return [extent(mask_of(out, color) & ~band_mask(out.shape, 147, 255)) for color in colors]
+
+
+def band_mask(shape, top: int, bottom: int) -> np.ndarray:
+    mask = np.zeros(shape[:2], bool)
+    mask[top:bottom] = True
+    return mask
+
+
+def test_tags_of_faces_side_by_side_do_not_cover_each_other():
+    colors = [(255, 0, 0), (0, 255, 0)]
+    labels = [FaceLabel(np.array([200, 150, 260, 250]), "Alice Longname", 0.73, colors[0]),
+              FaceLabel(np.array([266, 150, 326, 250]), "Bob Longname", 0.64, colors[1])]
+    out = draw_faces(black(400, 640), labels)
+    (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = tag_boxes(out, colors)
+    assert ay2 < 150 and by1 > 250  # the first tag above its box, the second below its own
+    assert min(ax2, bx2) <= max(ax1, bx1) or min(ay2, by2) <= max(ay1, by1)  # disjoint
+
+
+def test_a_named_tag_is_placed_first_and_drawn_over_an_unknown_one():
+    named = FaceLabel(np.array([266, 150, 326, 250]), "Bob Longname", 0.64, (0, 255, 0))
+    unknown = FaceLabel(np.array([200, 150, 260, 250]), None, 0.21)
+    out = draw_faces(black(400, 640), [unknown, named])
+    assert extent(mask_of(out[:150], (0, 255, 0)))[3] <= 150  # Bob keeps the place above his box
+    assert mask_of(out[251:], UNKNOWN_COLOR).sum() > 200  # the unknown face's tag moved below its box
+
+
+def test_no_score_is_written_when_there_is_none():
+    def tag_width(score: float, show_scores: bool = True) -> int:
+        out = draw_faces(black(360, 640), [FaceLabel(np.array([200, 150, 300, 250]), None, score)], show_scores)
+        x1, _, x2, _ = extent(mask_of(out[:146], UNKNOWN_COLOR))
+        return x2 - x1
+
+    assert tag_width(float("nan")) == tag_width(0.21, show_scores=False) < tag_width(0.21)  # "unknown", not "unknown nan"

@@ -66,11 +66,27 @@ def identity_color(name: str, taken: Sequence[Color] = ()) -> Color:
 
 
 def draw_faces(image: np.ndarray, labels: Sequence[FaceLabel], show_scores: bool = True) -> np.ndarray:
-    """Return a copy of the RGB uint8 `image` with every face's box and tag drawn; `image` is left unchanged."""
+    """Return a copy of the RGB uint8 `image` with every face's box and tag drawn; `image` is left unchanged.
+
+    Named faces' tags are placed first and drawn last (on top); each tag goes above its box, below it or just
+    inside its top edge, wherever it covers the fewest tags already placed (then the fewest faces).
+    """
     canvas = np.ascontiguousarray(image).copy()
     style = _style_for(*canvas.shape[:2])
-    for label in labels:
-        _draw_face(canvas, label, style, show_scores)
+    order = sorted(range(len(labels)), key=lambda i: labels[i].name is None)  # named first, stable
+    boxes = [_pixel_box(label.box, canvas.shape) for label in labels]
+    placed: list[tuple[int, int, int, int]] = []
+    tags = []
+    for i in order:
+        tag = _render_tag(_tag_text(labels[i], show_scores), _label_color(labels[i]), style)
+        corner = _place_tag(tag.shape[1], tag.shape[0], boxes[i], boxes, placed, canvas.shape, style)
+        placed.append((*corner, corner[0] + tag.shape[1], corner[1] + tag.shape[0]))
+        tags.append((i, tag, corner))
+    for i in order[::-1]:  # unknown faces first, named ones on top
+        _draw_box(canvas, labels[i], boxes[i], style)
+    for _, tag, (x, y) in tags[::-1]:
+        visible = canvas[y:y + tag.shape[0], x:x + tag.shape[1]]  # a tag wider than the image is cut at its edge
+        visible[:] = tag[:visible.shape[0], :visible.shape[1]]
     return canvas
 
 
@@ -81,21 +97,31 @@ def _style_for(height: int, width: int) -> _Style:
     return _Style(thickness=max(2, round(short_side / 240)), font_size=font_size, padding=max(2, font_size // 4))
 
 
-def _draw_face(canvas: np.ndarray, label: FaceLabel, style: _Style, show_scores: bool) -> None:
-    """Draw one face's box and tag on `canvas` in place."""
-    height, width = canvas.shape[:2]
-    x1, y1, x2, y2 = (int(v) for v in np.asarray(label.box, np.float64).round())
-    x1, x2 = min(max(x1, 0), width - 1), min(max(x2, 0), width - 1)
-    y1, y2 = min(max(y1, 0), height - 1), min(max(y2, 0), height - 1)
+def _pixel_box(box: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """A face box rounded to pixels and clipped to the image."""
+    height, width = shape[:2]
+    x1, y1, x2, y2 = (int(v) for v in np.asarray(box, np.float64).round())
+    return (min(max(x1, 0), width - 1), min(max(y1, 0), height - 1),
+            min(max(x2, 0), width - 1), min(max(y2, 0), height - 1))
+
+
+def _label_color(label: FaceLabel) -> Color:
+    return UNKNOWN_COLOR if label.name is None else label.color or identity_color(label.name)
+
+
+def _tag_text(label: FaceLabel, show_scores: bool) -> str:
+    """'name 0.73' or 'unknown 0.21'; no score when there is none (an empty gallery) or scores are hidden."""
+    text = "unknown" if label.name is None else label.name
+    return f"{text} {label.score:.2f}" if show_scores and not np.isnan(label.score) else text
+
+
+def _draw_box(canvas: np.ndarray, label: FaceLabel, box: tuple[int, int, int, int], style: _Style) -> None:
+    """A face's outline in place: solid in its colour when named, dashed grey when unknown."""
+    x1, y1, x2, y2 = box
     if label.name is None:
-        color, text = UNKNOWN_COLOR, "unknown"
-        _dashed_rectangle(canvas, (x1, y1), (x2, y2), color, style.thickness)
+        _dashed_rectangle(canvas, (x1, y1), (x2, y2), UNKNOWN_COLOR, style.thickness)
     else:
-        color, text = label.color or identity_color(label.name), label.name
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, style.thickness, cv2.LINE_AA)
-    if show_scores:
-        text = f"{text} {label.score:.2f}"
-    _draw_tag(canvas, text, color, (x1 - style.thickness // 2, y1 - style.thickness // 2), style)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), _label_color(label), style.thickness, cv2.LINE_AA)
 
 
 def _dashed_rectangle(canvas: np.ndarray, top_left: tuple[int, int], bottom_right: tuple[int, int],
@@ -114,21 +140,40 @@ def _dashed_rectangle(canvas: np.ndarray, top_left: tuple[int, int], bottom_righ
                      cv2.LINE_AA)
 
 
-def _draw_tag(canvas: np.ndarray, text: str, color: Color, box_corner: tuple[int, int], style: _Style) -> None:
-    """Filled tag with `text` sitting on the box's top-left corner; moved inside the box/image near the edges."""
+def _render_tag(text: str, color: Color, style: _Style) -> np.ndarray:
+    """(h, w, 3) uint8 filled tag with `text` in black or white, whichever reads on `color`."""
     font = _font(style.font_size)
     ascent, descent = font.getmetrics()
     text_width = int(np.ceil(font.getlength(text)))
-    tag_w, tag_h = text_width + 2 * style.padding, ascent + descent + 2 * style.padding
-    tag = Image.new("RGB", (tag_w, tag_h), color)
+    tag = Image.new("RGB", (text_width + 2 * style.padding, ascent + descent + 2 * style.padding), color)
     ImageDraw.Draw(tag).text((style.padding, style.padding), text, font=font, fill=_text_color(color))
+    return np.asarray(tag)
 
-    height, width = canvas.shape[:2]
-    x, y = box_corner
-    y = y - tag_h if y >= tag_h else y  # above the box, or just inside its top edge when there is no room
-    x, y = max(0, min(x, width - tag_w)), max(0, min(y, height - tag_h))
-    visible_w, visible_h = min(tag_w, width - x), min(tag_h, height - y)
-    canvas[y:y + visible_h, x:x + visible_w] = np.asarray(tag)[:visible_h, :visible_w]
+
+def _place_tag(tag_w: int, tag_h: int, box: tuple[int, int, int, int], faces: Sequence[tuple[int, int, int, int]],
+               placed: Sequence[tuple[int, int, int, int]], shape: tuple[int, ...], style: _Style) -> tuple[int, int]:
+    """Top-left corner of a tag for `box`: on the box's top-left corner above it, below its bottom edge, or just
+    inside its top edge, kept in the image; the first that overlaps the fewest placed tags, then other faces."""
+    height, width = shape[:2]
+    x1, y1, _, y2 = box
+    edge = style.thickness // 2
+    candidates = [(x1 - edge, y1 - edge - tag_h), (x1 - edge, y2 + edge + 1), (x1 - edge, y1 - edge)]
+    if y1 - edge < tag_h:  # no room above: inside the top edge first, as before
+        candidates = candidates[2:] + candidates[:2]
+    best, best_cost = None, None
+    for x, y in candidates:
+        x, y = max(0, min(x, width - tag_w)), max(0, min(y, height - tag_h))
+        rect = (x, y, x + tag_w, y + tag_h)
+        cost = (sum(_overlap(rect, other) for other in placed),
+                sum(_overlap(rect, face) for face in faces if face != box))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = (x, y), cost
+    return best
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    """Area shared by two (x1, y1, x2, y2) rectangles."""
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def _luma(rgb: np.ndarray) -> float:
