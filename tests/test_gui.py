@@ -262,13 +262,23 @@ def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, clip, 
     worker = window.engine.worker
     recognizer = Recognizer(worker.components.detector, worker.components.embedder, worker.gallery,
                             window.player.threshold)
-    run_video(clip, tmp_path / "export.mp4", recognizer, batch_size=EXPORT_BATCH_SIZE, json_path=tmp_path / "log.json",
-              embed_every=DEFAULT_EMBED_EVERY)  # the live view detects every frame and reuses embeddings
-    exported = [[(face["identity"], face["track"], face["similarity"]) for face in frame["faces"]]
-                for frame in json.loads((tmp_path / "log.json").read_text())["frames"]]
-    assert [[(name, track) for name, track, _ in frame] for frame in live] == \
-           [[(name, track) for name, track, _ in frame] for frame in exported]
-    np.testing.assert_allclose([s for frame in live for *_, s in frame], [s for frame in exported for *_, s in frame],
+
+    def exported(batch_size: int) -> list[list[tuple]]:
+        log = tmp_path / f"log{batch_size}.json"
+        run_video(clip, tmp_path / "export.mp4", recognizer, batch_size=batch_size, json_path=log,
+                  embed_every=DEFAULT_EMBED_EVERY)  # the live view detects every frame and reuses embeddings
+        return [[(face["identity"], face["track"], face["similarity"]) for face in frame["faces"]]
+                for frame in json.loads(log.read_text())["frames"]]
+
+    def names(frames: list[list[tuple]]) -> list[list[tuple]]:
+        return [[(name, track) for name, track, _ in frame] for frame in frames]
+
+    assert names(live) == names(exported(EXPORT_BATCH_SIZE))
+    # Scores to the third decimal with frames detected one at a time, as the live view does: MTCNN on a batch of
+    # frames rounds differently (a box 0.8 px apart in 1 of these 12 frames), which moves a score by up to ~0.02.
+    one_by_one = exported(1)
+    assert names(live) == names(one_by_one)
+    np.testing.assert_allclose([s for frame in live for *_, s in frame], [s for frame in one_by_one for *_, s in frame],
                                atol=1e-3)
 
 
