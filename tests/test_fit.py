@@ -111,7 +111,7 @@ def test_fit_cli_with_every_head_writes_a_loadable_model(tiny_data, tmp_path, he
     assert code == 0
     rows = metrics_rows(out)
     assert [int(r["iteration"]) for r in rows] == [1, 2, 3]
-    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    assert all(np.isfinite(float(r["loss"])) and float(r["feature_norm"]) > 0 for r in rows)
     model, info = load_embedder(out / MODEL_NAME, "cpu")
     assert (info.architecture, info.embedding_size, info.threshold) == ("sphereface4", 32, 0.35)
     assert head in info.recipe and "placeholder" in info.recipe and "4 people" in info.training_data

@@ -46,7 +46,9 @@ from training.lfw_probe import PairsProbe, ProbeResult, default_cache_path
 
 MODEL_NAME = "embedder.safetensors"
 METRICS_NAME = "metrics.csv"
-METRICS_FIELDS = ("iteration", "loss", "distill_loss", "accuracy", "lr", "images_per_s", "elapsed_s")
+# feature_norm: mean L2 norm of the backbone's features; a head on unnormalised features (A-Softmax) that cannot
+# separate the classes yet can shrink it towards 0, which flattens its logits (loss stuck at ln(classes)).
+METRICS_FIELDS = ("iteration", "loss", "distill_loss", "accuracy", "feature_norm", "lr", "images_per_s", "elapsed_s")
 PLACEHOLDER_THRESHOLD = 0.35
 
 
@@ -228,7 +230,7 @@ class _Run:
         self.scaler.update()
         lr = self.scheduler.get_last_lr()[0]
         self.scheduler.step()
-        self.log.accumulate(output, labels, distill)
+        self.log.accumulate(output, labels, distill, features)
         return lr
 
     def save(self, iteration: int) -> None:
@@ -417,13 +419,15 @@ class _MetricsLog:
             self._drop_rows_after(start)
 
     def _reset(self) -> None:
-        self.loss, self.distill, self.correct = (torch.zeros((), device=self.device) for _ in range(3))
+        self.loss, self.distill, self.correct, self.norm = (torch.zeros((), device=self.device) for _ in range(4))
         self.count = self.iterations = 0
         self._since = time.perf_counter()
 
-    def accumulate(self, output: HeadOutput, labels: torch.Tensor, distill: torch.Tensor | None) -> None:
+    def accumulate(self, output: HeadOutput, labels: torch.Tensor, distill: torch.Tensor | None,
+                   features: torch.Tensor) -> None:
         """Add one iteration (device tensors; nothing is synchronised until `write`)."""
         self.loss += output.loss.detach().float()
+        self.norm += features.detach().float().norm(dim=1).mean()
         if distill is not None:
             self.distill += distill.detach().float()
         self.correct += (output.predictions() == labels).sum()
@@ -439,11 +443,13 @@ class _MetricsLog:
                 "loss": round(float(self.loss) / self.iterations, 5),
                 "distill_loss": round(float(self.distill) / self.iterations, 6),
                 "accuracy": round(float(self.correct) / self.count, 4),
+                "feature_norm": round(float(self.norm) / self.iterations, 4),
                 "lr": f"{lr:.6g}",
                 "images_per_s": round(global_batch * self.iterations / (now - self._since), 1),
                 "elapsed_s": round(now - self._started, 1),
             }
-            tqdm.write(f"it {iteration}  loss {row['loss']:.4f}  acc {row['accuracy']:.3f}  lr {row['lr']}  "
+            tqdm.write(f"it {iteration}  loss {row['loss']:.4f}  acc {row['accuracy']:.3f}  "
+                       f"|feature| {row['feature_norm']:.3g}  lr {row['lr']}  "
                        f"{row['images_per_s']} img/s")
             new = not self.path.is_file()
             with self.path.open("a", newline="", encoding="utf-8") as handle:
