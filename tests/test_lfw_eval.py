@@ -1,5 +1,6 @@
 """LFW pairs.txt and CSV pair readers, and pair evaluation with a fake feature extractor."""
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,17 @@ def test_bad_csv_raises_one_line(tmp_path, text, fragment):
     with pytest.raises(InputError) as excinfo:
         read_pairs_csv(write_csv(tmp_path, text))
     assert_one_line_input_error(excinfo, fragment)
+
+
+def test_lfw_conditions_shrinks_probes_like_a_small_face():
+    """scripts/lfw_conditions.py small: a crop of a face with eyes E px apart keeps its size but loses detail."""
+    spec = importlib.util.spec_from_file_location("lfw_conditions", Path(__file__).resolve().parents[1] / "scripts"
+                                                  / "lfw_conditions.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    crops = np.random.default_rng(0).integers(0, 256, (3, 112, 96, 3), dtype=np.uint8)
+    assert script.shrink(crops, script.TEMPLATE_EYE_DISTANCE) is crops
+    small = script.shrink(crops, 8.0)
+    assert small.shape == crops.shape and small.dtype == np.uint8
+    assert small.astype(float).std() < 0.5 * crops.astype(float).std()  # 22x26 px of noise, blown up: smooth
+    assert abs(small.astype(float).mean() - crops.astype(float).mean()) < 3
