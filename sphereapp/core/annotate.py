@@ -81,10 +81,10 @@ def draw_faces(image: np.ndarray, labels: Sequence[FaceLabel], show_scores: bool
         tag = _render_tag(_tag_text(labels[i], show_scores), _label_color(labels[i]), style)
         corner = _place_tag(tag.shape[1], tag.shape[0], boxes[i], boxes, placed, canvas.shape, style)
         placed.append((*corner, corner[0] + tag.shape[1], corner[1] + tag.shape[0]))
-        tags.append((i, tag, corner))
+        tags.append((tag, corner))
     for i in order[::-1]:  # unknown faces first, named ones on top
         _draw_box(canvas, labels[i], boxes[i], style)
-    for _, tag, (x, y) in tags[::-1]:
+    for tag, (x, y) in tags[::-1]:
         visible = canvas[y:y + tag.shape[0], x:x + tag.shape[1]]  # a tag wider than the image is cut at its edge
         visible[:] = tag[:visible.shape[0], :visible.shape[1]]
     return canvas
@@ -158,7 +158,7 @@ def _place_tag(tag_w: int, tag_h: int, box: tuple[int, int, int, int], faces: Se
     x1, y1, _, y2 = box
     edge = style.thickness // 2
     candidates = [(x1 - edge, y1 - edge - tag_h), (x1 - edge, y2 + edge + 1), (x1 - edge, y1 - edge)]
-    if y1 - edge < tag_h:  # no room above: inside the top edge first, as before
+    if y1 - edge < tag_h:  # no room above the box: just inside its top edge first
         candidates = candidates[2:] + candidates[:2]
     best, best_cost = None, None
     for x, y in candidates:
