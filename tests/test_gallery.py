@@ -474,6 +474,7 @@ def make_photo_folder(folder: Path) -> Path:
     save(Image.new("RGB", (96, 112), (5, 5, 5)), folder / "Grace Hopper.JPG")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (folder / "notes.txt").write_text("ignored")
+    (folder / "Alan Turing.HEIC").write_bytes(b"ftypheic")  # a phone photo: not read, said so
     return folder
 
 
@@ -487,6 +488,7 @@ def test_gallery_from_folder_names_people_after_files(tmp_path, caplog):
     np.testing.assert_allclose(np.linalg.norm(snapshot.embeddings, axis=1), 1.0, rtol=1e-6)
     skipped = " ".join(record.getMessage() for record in caplog.records)
     assert "broken.jpg" in skipped and "dark.png" in skipped and "notes.txt" not in skipped
+    assert "'Alan Turing.HEIC': .heic photos are not read" in skipped
 
 
 def test_gallery_from_folder_errors(tmp_path):

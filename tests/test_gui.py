@@ -7,6 +7,7 @@ scores they observe. Frames come from a 12-frame cut of the demo clip to keep de
 import itertools
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QInputDialog
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
 from sphereapp.core.device import describe_device, resolve_device
@@ -152,6 +153,19 @@ def test_dropped_photo_is_enrolled_persisted_and_threshold_relabels_live(qtbot, 
     qtbot.waitUntil(lambda: window.gallery_panel.names() == [], timeout=WAIT_MS)
     with GalleryStore(gallery_path) as store:
         assert store.identities() == []
+
+
+def test_dropped_folder_enrols_its_photos_and_names_the_ones_it_cannot_read(qtbot, window, tmp_path):
+    folder = tmp_path / "people"
+    folder.mkdir()
+    shutil.copy(ONE_FACE_PHOTO, folder / ONE_FACE_PHOTO.name)
+    (folder / "Phone_photo.heic").write_bytes(b"ftypheic")
+    (folder / "notes.txt").write_text("not a photo")
+    assert drop(window.gallery_panel, [folder])
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Hiker in red cap"], timeout=WAIT_MS)
+    (box,) = [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+    assert box.windowTitle() == "Photos not enrolled" and "Phone_photo.heic" in box.text()
+    assert "notes.txt" not in box.text()
 
 
 def test_photo_with_several_faces_asks_which_and_photo_without_face_says_so(qtbot, window, tmp_path):

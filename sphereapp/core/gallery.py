@@ -7,7 +7,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+OTHER_PHOTO_SUFFIXES = (".heic", ".heif", ".avif", ".jxl", ".tif", ".tiff", ".gif")  # photos, but not enrolled
+PHOTO_SUFFIXES = IMAGE_SUFFIXES + OTHER_PHOTO_SUFFIXES
 LOCK_TIMEOUT_S = 3.0  # how long a write waits for another sphereapp holding the gallery before giving up
 MAX_PHOTO_SIDE = 4096  # larger photos are shrunk before detection: MTCNN on 80 megapixels needs gigabytes
 
@@ -291,6 +293,16 @@ def _parse_color(text: str) -> Color:
     return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
 
 
+def photo_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """The photos to enrol among files and folders (a folder gives the files directly inside it, sorted by name),
+    and the photos of other types (HEIC, TIFF, ...) among them, which are not read. Other files are left out."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(child for child in path.iterdir() if child.is_file()) if path.is_dir() else [path])
+    photos = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+    return photos, [path for path in files if path.suffix.lower() in OTHER_PHOTO_SUFFIXES]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Snapshots used for matching
 
@@ -328,7 +340,10 @@ class Gallery:
         folder = Path(folder)
         if not folder.is_dir():
             raise InputError(f"gallery folder '{folder}' does not exist")
-        photos = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        photos, unread = photo_files([folder])
+        for path in unread:
+            log.warning("gallery folder: skipping '%s': %s photos are not read (use %s)", path.name,
+                        path.suffix.lower(), ", ".join(IMAGE_SUFFIXES))
         if not photos:
             raise InputError(f"gallery folder '{folder}' has no photos ({', '.join(IMAGE_SUFFIXES)})")
         names: list[str] = []

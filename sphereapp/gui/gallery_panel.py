@@ -32,22 +32,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sphereapp.core.gallery import IMAGE_SUFFIXES, Identity
+from sphereapp.core.gallery import IMAGE_SUFFIXES, PHOTO_SUFFIXES, Identity
 from sphereapp.gui.video_view import to_qimage
 
 SWATCH_WIDTH = 6  # px of identity colour framing each face thumbnail
 BADGE_SIZE = 20  # px of the warning sign on the thumbnail of a person enrolled with hints
 WARNING_SIGN = "\u26a0"
 THUMBNAIL_SIZE = QSize(48, 56)  # half the 96x112 crop: sharp on 2x screens
-HINT = "Drop photos here to enrol people (name = file name).\nDouble-click a name to rename; right-click to remove."
+HINT = ("Drop photos or a folder of photos here to enrol people (name = file name).\n"
+        "Double-click a name to rename; right-click to remove.")
 
 
-def image_paths(mime: QMimeData) -> list[str]:
-    """The local photo files among dragged URLs."""
-    return [
-        url.toLocalFile() for url in mime.urls()
-        if url.isLocalFile() and Path(url.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES
-    ]
+def dropped_paths(mime: QMimeData) -> list[str]:
+    """Dragged local folders and photo files (of any photo type: the window says which it cannot read)."""
+    paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+    return [str(path) for path in paths if path.is_dir() or path.suffix.lower() in PHOTO_SUFFIXES]
 
 
 def thumbnail(identity: Identity, badge: QIcon | None = None) -> QIcon:
@@ -66,7 +65,7 @@ def thumbnail(identity: Identity, badge: QIcon | None = None) -> QIcon:
 class GalleryPanel(QWidget):
     """Lists the gallery; the window carries out what its signals ask (through the engine)."""
 
-    photosDropped = Signal(list)  # photo paths to enrol
+    photosDropped = Signal(list)  # paths of photos and folders of photos to enrol
     renameRequested = Signal(str, str)  # old, new
     removeRequested = Signal(str)
 
@@ -142,11 +141,11 @@ class GalleryPanel(QWidget):
         self.hints[name] = list(hints)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if image_paths(event.mimeData()):
+        if dropped_paths(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = image_paths(event.mimeData())
+        paths = dropped_paths(event.mimeData())
         if paths:
             event.acceptProposedAction()
             self.photosDropped.emit(paths)

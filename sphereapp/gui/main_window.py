@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from sphereapp import __version__
-from sphereapp.core.gallery import IMAGE_SUFFIXES
+from sphereapp.core.gallery import IMAGE_SUFFIXES, PHOTO_SUFFIXES, photo_files
 from sphereapp.core.video import VideoInfo
 from sphereapp.gui.engine import Engine, FaceChoice, ModelStatus
 from sphereapp.gui.export_dialog import ExportDialog
@@ -235,10 +235,10 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Photos enrol people; anything else is opened as a video."""
+        """Photos and folders enrol people; any other file is opened as a video."""
         files = dropped_files(event)
-        photos = [str(path) for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
-        others = [path for path in files if path.suffix.lower() not in IMAGE_SUFFIXES]
+        photos = [str(path) for path in files if path.is_dir() or path.suffix.lower() in PHOTO_SUFFIXES]
+        others = [path for path in files if not path.is_dir() and path.suffix.lower() not in PHOTO_SUFFIXES]
         event.acceptProposedAction()
         if others:
             self.open_video(others[0])
@@ -284,8 +284,20 @@ class MainWindow(QMainWindow):
     # -- gallery -------------------------------------------------------------------------------------------------
 
     def enrol_photos(self, paths: list[str]) -> None:
-        self.gallery_panel.show_message(f"Enrolling {len(paths)} photo{'s' if len(paths) > 1 else ''}\u2026")
-        self.engine.enrol_photos(paths)
+        """Enrol one person per photo; a folder stands for the photos directly inside it."""
+        photos, unread = photo_files(Path(path) for path in paths)
+        if unread:
+            listed = ", ".join(path.name for path in unread[:5])
+            if len(unread) > 5:
+                listed += f" and {len(unread) - 5} more"
+            self._warn("Photos not enrolled", f"{listed}: only {', '.join(IMAGE_SUFFIXES)} photos are read. "
+                       "Convert them (e.g. to .jpg) and drop them again.")
+        if not photos:
+            if not unread:
+                self._problem("No photos to enrol there.")
+            return
+        self.gallery_panel.show_message(f"Enrolling {len(photos)} photo{'s' if len(photos) > 1 else ''}\u2026")
+        self.engine.enrol_photos([str(path) for path in photos])
 
     def ask_enrol_from_frame(self, face: int) -> None:
         """Right-click ▸ Enrol as…: ask for a name, then enrol that face of the shown frame."""
