@@ -27,6 +27,7 @@ from sphereapp.core.gallery import (
     GalleryStore,
     default_gallery_path,
     open_gallery,
+    photo_files,
 )
 from sphereapp.core.images import read_image_rgb
 
@@ -499,6 +500,18 @@ def test_gallery_from_folder_errors(tmp_path):
     save(Image.new("RGB", (8, 8)), tmp_path / "faceless" / "black.png")
     with pytest.raises(InputError, match="no face could be enrolled from the 1 photos"):
         Gallery.from_folder(tmp_path / "faceless", enroller)
+
+
+def test_unreadable_gallery_folder_is_a_one_line_error(tmp_path, monkeypatch):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    with pytest.raises(InputError, match="cannot read the folder .*locked.*: Permission denied$"):
+        photo_files([folder])
 
 
 def test_open_gallery_accepts_folder_or_store_file(tmp_path, store_path):

@@ -298,7 +298,10 @@ def photo_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     and the photos of other types (HEIC, TIFF, ...) among them, which are not read. Other files are left out."""
     files: list[Path] = []
     for path in paths:
-        files.extend(sorted(child for child in path.iterdir() if child.is_file()) if path.is_dir() else [path])
+        try:
+            files.extend(sorted(child for child in path.iterdir() if child.is_file()) if path.is_dir() else [path])
+        except OSError as exc:
+            raise InputError(f"cannot read the folder '{path}': {exc.strerror or exc}") from exc
     photos = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
     return photos, [path for path in files if path.suffix.lower() in OTHER_PHOTO_SUFFIXES]
 

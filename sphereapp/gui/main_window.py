@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from sphereapp import __version__
+from sphereapp.core.errors import InputError
 from sphereapp.core.gallery import IMAGE_SUFFIXES, PHOTO_SUFFIXES, photo_files
 from sphereapp.core.video import VideoInfo
 from sphereapp.gui.engine import Engine, FaceChoice, ModelStatus
@@ -285,7 +286,11 @@ class MainWindow(QMainWindow):
 
     def enrol_photos(self, paths: list[str]) -> None:
         """Enrol one person per photo; a folder stands for the photos directly inside it."""
-        photos, unread = photo_files(Path(path) for path in paths)
+        try:
+            photos, unread = photo_files(Path(path) for path in paths)
+        except InputError as error:
+            self._warn("Cannot enrol", str(error))
+            return
         if unread:
             listed = ", ".join(path.name for path in unread[:5])
             if len(unread) > 5:
