@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 OTHER_PHOTO_SUFFIXES = (".heic", ".heif", ".avif", ".jxl", ".tif", ".tiff", ".gif")  # photos, but not enrolled
-PHOTO_SUFFIXES = IMAGE_SUFFIXES + OTHER_PHOTO_SUFFIXES
 LOCK_TIMEOUT_S = 3.0  # how long a write waits for another sphereapp holding the gallery before giving up
 MAX_PHOTO_SIDE = 4096  # larger photos are shrunk before detection: MTCNN on 80 megapixels needs gigabytes
 
@@ -291,6 +290,11 @@ def _color_text(color: Color) -> str:
 
 def _parse_color(text: str) -> Color:
     return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
+
+
+def enrols(path: Path) -> bool:
+    """Whether a dropped or given path is for enrolment: a folder, or a photo of any type (see `photo_files`)."""
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES + OTHER_PHOTO_SUFFIXES
 
 
 def photo_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sphereapp.core.gallery import IMAGE_SUFFIXES, PHOTO_SUFFIXES, Identity
+from sphereapp.core.gallery import IMAGE_SUFFIXES, Identity, enrols
 from sphereapp.gui.video_view import to_qimage
 
 SWATCH_WIDTH = 6  # px of identity colour framing each face thumbnail
@@ -46,7 +46,7 @@ HINT = ("Drop photos or a folder of photos here to enrol people (name = file nam
 def dropped_paths(mime: QMimeData) -> list[str]:
     """Dragged local folders and photo files (of any photo type: the window says which it cannot read)."""
     paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-    return [str(path) for path in paths if path.is_dir() or path.suffix.lower() in PHOTO_SUFFIXES]
+    return [str(path) for path in paths if enrols(path)]
 
 
 def thumbnail(identity: Identity, badge: QIcon | None = None) -> QIcon:

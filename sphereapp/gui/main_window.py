@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from sphereapp import __version__
 from sphereapp.core.errors import InputError
-from sphereapp.core.gallery import IMAGE_SUFFIXES, PHOTO_SUFFIXES, photo_files
+from sphereapp.core.gallery import IMAGE_SUFFIXES, enrols, photo_files
 from sphereapp.core.video import VideoInfo
 from sphereapp.gui.engine import Engine, FaceChoice, ModelStatus
 from sphereapp.gui.export_dialog import ExportDialog
@@ -238,8 +238,8 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         """Photos and folders enrol people; any other file is opened as a video."""
         files = dropped_files(event)
-        photos = [str(path) for path in files if path.is_dir() or path.suffix.lower() in PHOTO_SUFFIXES]
-        others = [path for path in files if not path.is_dir() and path.suffix.lower() not in PHOTO_SUFFIXES]
+        photos = [str(path) for path in files if enrols(path)]
+        others = [path for path in files if not enrols(path)]
         event.acceptProposedAction()
         if others:
             self.open_video(others[0])
