@@ -25,14 +25,15 @@ import cv2
 import numpy as np
 import torch
 
+from sphereapp.core.align import CROP_SIZE, TEMPLATE_112x96
 from sphereapp.core.embed import Embedder
 from sphereapp.core.modelfile import load_embedder
 from training.evaluation.lfw import evaluate_pairs, read_lfw_pairs
 from training.evaluation.metrics import cosine_scores, verification_report
-from training.lfw_probe import PairsProbe, default_cache_path, embed_crops
+from training.lfw_probe import PairsProbe, default_cache_path
 
 DEFAULT_LFW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lfw"
-TEMPLATE_EYE_DISTANCE = 35.2  # px between the eyes of the 112x96 alignment template (REFERENCE.md)
+TEMPLATE_EYE_DISTANCE = float(np.linalg.norm(TEMPLATE_112x96[1] - TEMPLATE_112x96[0]))  # 35.2 px
 
 
 def shrink(crops: np.ndarray, eyes: float) -> np.ndarray:
@@ -41,16 +42,16 @@ def shrink(crops: np.ndarray, eyes: float) -> np.ndarray:
     factor = eyes / TEMPLATE_EYE_DISTANCE
     if factor >= 1.0:
         return crops
-    small = (max(1, round(96 * factor)), max(1, round(112 * factor)))
-    return np.stack([cv2.resize(cv2.resize(crop, small, interpolation=cv2.INTER_AREA), (96, 112),
+    height, width = CROP_SIZE
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return np.stack([cv2.resize(cv2.resize(crop, small, interpolation=cv2.INTER_AREA), (width, height),
                                 interpolation=cv2.INTER_LINEAR) for crop in crops])
 
 
 def flip_report(probe: PairsProbe, model: torch.nn.Module) -> dict:
     """Accuracy (%) and TAR@FAR=1e-3 of the three ways to use the mirror image."""
-    plain = embed_crops(model, probe.crops, probe.device)
-    mirrored = embed_crops(model, np.ascontiguousarray(probe.crops[:, :, ::-1]), probe.device)
-    row = {path: i for i, path in enumerate(probe.paths)}
+    plain, mirrored = probe.embeddings(model)
+    row = probe.row
     report = {}
     for name, features in (("concat (paper)", np.concatenate([plain, mirrored], axis=1)),
                            ("sum (app)", plain + mirrored), ("no mirror image", plain)):
@@ -67,7 +68,7 @@ def small_report(probe: PairsProbe, embedder: Embedder, eyes: list[float], folds
     """Accuracy (%) and TAR/FAR at the model's threshold with the probe of each pair at each eye distance."""
     pairs = probe.pairs
     chosen = np.flatnonzero(pairs.folds < folds)
-    row = {path: i for i, path in enumerate(probe.paths)}
+    row = probe.row
     gallery = embedder.embed(probe.crops[[row[pairs.pairs[k][0]] for k in chosen]])
     probes = probe.crops[[row[pairs.pairs[k][1]] for k in chosen]]
     same, threshold = pairs.same[chosen], embedder.info.threshold

@@ -51,12 +51,18 @@ class PairsProbe:
         self.device = device
         self.batch_size = batch_size
         self.crops = cached_crops(self.paths, Path(cache_path), device)
+        self.row = {path: i for i, path in enumerate(self.paths)}  # each image's row in `crops`
+
+    def embeddings(self, backbone: nn.Module) -> tuple[np.ndarray, np.ndarray]:
+        """Raw f(x) and f(flip x) of every image, rows as in `crops`."""
+        plain = embed_crops(backbone, self.crops, self.device, self.batch_size)
+        flipped = embed_crops(backbone, np.ascontiguousarray(self.crops[:, :, ::-1]), self.device, self.batch_size)
+        return plain, flipped
 
     def evaluate(self, backbone: nn.Module) -> ProbeResult:
         """Accuracy on concat(f(x), f(flip x)) (paper); threshold on normalise(f(x) + f(flip x)) (the app)."""
-        plain = embed_crops(backbone, self.crops, self.device, self.batch_size)
-        flipped = embed_crops(backbone, np.ascontiguousarray(self.crops[:, :, ::-1]), self.device, self.batch_size)
-        row = {path: i for i, path in enumerate(self.paths)}
+        plain, flipped = self.embeddings(backbone)
+        row = self.row
         concat = np.concatenate([plain, flipped], axis=1)
         report = evaluate_pairs(self.pairs.pairs, self.pairs.same, self.pairs.folds,
                                 lambda paths: concat[[row[p] for p in paths]])
