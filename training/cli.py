@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,8 @@ EXAMPLES = """examples:
   sphereapp-train fit --config configs/small_sphereface20_asoftmax.toml --data data/small --out runs/small
   sphereapp-train fit --config configs/small_sphereface20_asoftmax.toml --data data/small --out runs/small --resume
   sphereapp-train teacher data/small        # dlib teacher embeddings for distillation (pip install '.[teacher]')
+  sphereapp-train merge data/all data/small data/lfw --same-person ../shared/data/train/in_lfw_pairs.txt \
+      --min-images 2                        # one training set of several prepared folders
   sphereapp-train export-onnx --weights runs/small/embedder.safetensors -o sphereface20.onnx
 """
 
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the prepare, fit, eval, export-onnx and teacher subcommands."""
+    """The argument parser with the prepare, fit, eval, export-onnx, teacher and merge subcommands."""
     parser = argparse.ArgumentParser(
         prog="sphereapp-train", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Prepare face training data, train SphereFace embedders, evaluate them.")
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(commands)
     _add_export(commands)
     _add_teacher(commands)
+    _add_merge(commands)
     return parser
 
 
@@ -83,19 +85,9 @@ def _add_fit(commands) -> None:
 
 
 def _add_eval(commands) -> None:
-    """Register `eval` from training.evaluation.cli when that module offers `add_eval_parser`."""
-    try:
-        evaluation_cli = importlib.import_module("training.evaluation.cli")
-    except ModuleNotFoundError as error:
-        if error.name != "training.evaluation.cli":
-            raise
-        evaluation_cli = None
-    if evaluation_cli is not None and hasattr(evaluation_cli, "add_eval_parser"):
-        evaluation_cli.add_eval_parser(commands)
-        return
-    p = commands.add_parser("eval", help="evaluate a model on LFW (not available yet)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(run=_eval_unavailable)
+    from training.evaluation.cli import add_eval_parser
+
+    add_eval_parser(commands)
 
 
 def _add_export(commands) -> None:
@@ -108,6 +100,12 @@ def _add_teacher(commands) -> None:
     from training.teacher_targets import add_teacher_parser
 
     add_teacher_parser(commands, _positive_int)
+
+
+def _add_merge(commands) -> None:
+    from training.merge import add_merge_parser
+
+    add_merge_parser(commands, _positive_int)
 
 
 def _positive_int(text: str) -> int:
@@ -138,8 +136,3 @@ def _run_fit(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     fit(config, args.data, args.out, resume=args.resume, stop_at=args.stop_at)
     return 0
-
-
-def _eval_unavailable(args: argparse.Namespace) -> int:
-    print("sphereapp-train eval: not available yet", file=sys.stderr)
-    return EXIT_USAGE

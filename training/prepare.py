@@ -98,12 +98,17 @@ def scan_source(src: Path, excluded_names: set[str], options: PrepareOptions) ->
 
 def read_exclusions(path: Path) -> set[str]:
     """Names to leave out: every tab-separated column of every line (e.g. `folder<TAB>LFW name`), normalised."""
+    return {normalise_name(name) for columns in read_name_lines(path) for name in columns}
+
+
+def read_name_lines(path: Path) -> list[list[str]]:
+    """The tab-separated names of each non-empty line of a names file (`#` lines are comments)."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read exclusion list '{path}': {error}") from None
-    return {normalise_name(name) for line in lines if line.strip() and not line.startswith("#")
-            for name in line.split("\t") if name.strip()}
+        raise InputError(f"cannot read names file '{path}': {error}") from None
+    return [[name.strip() for name in line.split("\t") if name.strip()]
+            for line in lines if line.strip() and not line.startswith("#")]
 
 
 def normalise_name(name: str) -> str:
