@@ -1,6 +1,8 @@
 """LFW pairs.txt and CSV pair readers, and pair evaluation with a fake feature extractor."""
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +200,24 @@ def test_lfw_conditions_shrinks_probes_like_a_small_face():
     assert small.shape == crops.shape and small.dtype == np.uint8
     assert small.astype(float).std() < 0.5 * crops.astype(float).std()  # 22x26 px of noise, blown up: smooth
     assert abs(small.astype(float).mean() - crops.astype(float).mean()) < 3
+
+
+def test_lfw_holdout_writes_the_folds_people_pairs_and_an_unseen_openset_tree(tmp_path):
+    """scripts/lfw_holdout.py: fold 2 of a 2-fold pairs.txt -> its people, its pairs in 10 folds, unseen people."""
+    lfw = tmp_path / "lfw"
+    images = {"A": 2, "B": 1, "C": 3, "D": 2, "E": 1}  # fold 1 names A and B; fold 2 names C, D and E
+    for name, count in images.items():
+        (lfw / name).mkdir(parents=True)
+        for k in range(1, count + 1):
+            (lfw / name / f"{name}_{k:04d}.jpg").write_bytes(b"")
+    fold1 = ["A\t1\t2"] * 10 + ["A\t1\tB\t1"] * 10
+    fold2 = [f"C\t1\t{k % 2 + 2}" for k in range(10)] + [f"D\t{k % 2 + 1}\tE\t1" for k in range(10)]
+    (lfw / "pairs.txt").write_text("\n".join(["2\t10", *fold1, *fold2]) + "\n", encoding="utf-8")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "lfw_holdout.py"
+    subprocess.run([sys.executable, str(script), str(lfw), str(tmp_path / "out"), "--fold", "2"], check=True,
+                   capture_output=True)
+    assert (tmp_path / "out" / "people.txt").read_text(encoding="utf-8").split() == ["C", "D", "E"]
+    pairs = read_lfw_pairs(tmp_path / "out" / "pairs.txt", lfw)
+    assert len(pairs) == 20 and list(pairs.folds) == [k for k in range(10) for _ in range(2)]
+    assert list(pairs.same) == [True, False] * 10
+    assert sorted(p.name for p in (tmp_path / "out" / "openset").iterdir()) == ["B", "C", "D", "E"]  # not A
