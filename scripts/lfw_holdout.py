@@ -1,13 +1,14 @@
 """Hold one LFW View-2 fold out of training, to score a model trained on the rest of LFW (the all-data recipe).
 
 LFW's ten View-2 folds share no person, so a model trained on every LFW person except fold K's can still be scored
-on fold K's 600 pairs. This writes to OUT:
+on fold K's 600 pairs. OUT becomes an LFW-layout folder of people that training never saw:
   people.txt - the people named in fold K's pairs (`sphereapp-train merge --exclude`);
-  pairs.txt  - fold K's 600 pairs re-cut into ten folds of 30 same + 30 different pairs, for
-               `sphereapp-train eval lfw --pairs` (threshold chosen on 540 pairs, accuracy on the other 60);
-  openset/   - links to the folders of fold K's people with 2+ images (gallery candidates, unseen in training) and
-               of every LFW person with one image (strangers: `merge --min-images 2` never trains on them), for
-               `sphereapp-train eval openset --lfw OUT/openset`.
+  pairs.txt  - fold K's 600 pairs re-cut into ten folds of 30 same + 30 different pairs (threshold chosen on 540
+               pairs, accuracy on the other 60);
+  <person>/  - links to the LFW folders of fold K's people and of every LFW person with one image (strangers:
+               `merge --min-images 2` never trains on them).
+so that `sphereapp-train eval lfw --lfw OUT`, `eval openset --lfw OUT` (gallery drawn from fold K's people with 2+
+images) and fit's `--set eval.lfw_dir=OUT` score on unseen people only.
 
     python scripts/lfw_holdout.py ../shared/data/lfw .data/holdout10 --fold 10
 """
@@ -57,17 +58,14 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "people.txt").write_text("\n".join(people) + "\n", encoding="utf-8")
     (args.out / "pairs.txt").write_text("\n".join(recut(lines, per_class)) + "\n", encoding="utf-8")
-    openset = args.out / "openset"
-    openset.mkdir(exist_ok=True)
     held_out, linked = set(people), 0
     for folder in sorted(p for p in args.lfw.iterdir() if p.is_dir()):
-        images = len(list(folder.glob(f"*{IMAGE_SUFFIX}")))
-        if (images >= 2 and folder.name in held_out) or images == 1:
-            link = openset / folder.name
+        if folder.name in held_out or len(list(folder.glob(f"*{IMAGE_SUFFIX}"))) == 1:
+            link = args.out / folder.name
             if not link.exists():
                 link.symlink_to(folder.resolve(), target_is_directory=True)
             linked += 1
-    print(f"fold {args.fold}: {len(people)} people, {len(lines)} pairs; {linked} folders linked in {openset}")
+    print(f"fold {args.fold}: {len(people)} people, {len(lines)} pairs; {linked} person folders linked in {args.out}")
 
 
 if __name__ == "__main__":
