@@ -185,7 +185,7 @@ def test_lfw_evaluation_sets_the_threshold(tiny_data, shared_data, tmp_path):
     assert np.load(default_cache_path(lfw / "pairs.txt", "pairs")).shape == (4, 112, 96, 3), "shared with eval"
     _, info = load_embedder(result.model_path)
     assert info.threshold == pytest.approx(result.lfw.app_threshold, abs=1e-6)
-    assert info.lfw.endswith("(10-fold)") and "placeholder" not in info.recipe
+    assert info.lfw.endswith(f"(10-fold, {lfw.as_posix()}/pairs.txt)") and "placeholder" not in info.recipe
 
 
 @pytest.mark.slow

@@ -390,7 +390,8 @@ def _model_info(config: TrainConfig, dataset: PreparedFaces, lfw: ProbeResult | 
         threshold=float(lfw.app_threshold) if lfw else PLACEHOLDER_THRESHOLD,
         training_data=training_data,
         recipe=recipe,
-        lfw=f"{100 * lfw.report.accuracy:.2f}% +- {100 * lfw.report.std:.2f} (10-fold)" if lfw else "",
+        lfw=(f"{100 * lfw.report.accuracy:.2f}% +- {100 * lfw.report.std:.2f} (10-fold, "
+             f"{Path(config.eval.lfw_dir).as_posix()}/pairs.txt)") if lfw else "",
     )
 
 
