@@ -18,7 +18,8 @@ def prepared(root: Path, people: dict[str, int], seed: int) -> Path:
     for name, count in people.items():
         (root / "images" / name).mkdir(parents=True)
         for k in range(count):
-            Image.fromarray(rng.integers(0, 256, (112, 96, 3), dtype=np.uint8)).save(root / "images" / name / f"{k}.png")
+            crop = rng.integers(0, 256, (112, 96, 3), dtype=np.uint8)
+            Image.fromarray(crop).save(root / "images" / name / f"{k}.png")
     prepare(root / "images", root / "prepared", PrepareOptions(aligned_globs=("*",)))
     return root / "prepared"
 

@@ -154,7 +154,7 @@ def test_openset_into_writes_the_calibration_keeping_the_weights(shared_data, tm
     assert info.threshold == report["app_threshold"] and info.threshold != original.threshold
     assert [list(point) for point in info.far_curve] == report["far_curve"] and len(info.far_curve) > 5
     assert info.far_curve[0][1] == 1.0 and info.far_curve[-1][1] == 1 / 40
-    assert info.calibration == "LFW open-set, seed 0, 2 gallery people, 40 unknown probes"
+    assert info.calibration == "LFW open-set of 'lfw', seed 0, 2 gallery people, 40 unknown probes"
     after = stored_tensors(weights)
     assert after.keys() == before.keys()
     for name, tensor in before.items():

@@ -80,7 +80,7 @@ def run_openset(args: argparse.Namespace) -> int:
         plot_roc({info.architecture: report.curve}, args.plot, title="LFW open-set identification",
                  ylabel="detection and identification rate")
     if args.into:
-        where = (f"LFW open-set, seed {args.seed}, {report.n_gallery} gallery people, "
+        where = (f"LFW open-set of '{args.lfw.resolve().name}', seed {args.seed}, {report.n_gallery} gallery people, "
                  f"{report.n_unknown} unknown probes")
         written = write_calibration(args.weights, args.into, threshold=report.app_threshold,
                                     far_curve=report.far_curve, calibration=where)
