@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +65,17 @@ def read_same_person(path: Path) -> dict[str, str]:
     return joined
 
 
+@dataclass(frozen=True)
+class Pick:
+    """One crop to merge: its folder (position in the sources), its entry there with the path rewritten, and its
+    person (the normalised key and the name the output gives them)."""
+
+    folder: int
+    entry: ListEntry
+    key: str
+    name: str
+
+
 def merge(sources: list[Path], dst: Path, same_person: Path | None = None, exclude: Path | None = None,
           min_images: int = 1) -> dict:
     """Write the people of every prepared folder in `sources` to `dst` as one prepared folder; returns its summary."""
@@ -74,36 +85,26 @@ def merge(sources: list[Path], dst: Path, same_person: Path | None = None, exclu
     folders = [PreparedFolder.read(Path(root)) for root in sources]
     if len({folder.min_face_size for folder in folders}) > 1:
         raise InputError("the folders were prepared with different --min-face-size: prepare them alike")
-    joined = read_same_person(same_person) if same_person else {}
-    excluded_names = read_exclusions(exclude) if exclude else set()
     common = Path(os.path.commonpath([str(folder.source.resolve()) for folder in folders]))
-
-    picked: list[tuple[int, ListEntry, str, str]] = []  # (folder, entry, person key, person name)
-    excluded = set()
-    for number, folder in enumerate(folders):
-        relative = folder.source.resolve().relative_to(common)
-        for entry in folder.entries:
-            name = joined.get(normalise_name(entry.identity), entry.identity)
-            if normalise_name(entry.identity) in excluded_names or normalise_name(name) in excluded_names:
-                excluded.add(entry.identity)
-                continue
-            path = (relative / entry.path).as_posix()
-            picked.append((number, ListEntry(entry.index, path, -1, entry.identity), normalise_name(name), name))
-    counts = Counter(key for _, _, key, _ in picked)
-    kept = [item for item in picked if counts[item[2]] >= min_images]
+    picks, excluded = _pick(folders, common, read_same_person(same_person) if same_person else {},
+                            read_exclusions(exclude) if exclude else set())
+    counts = Counter(pick.key for pick in picks)
+    kept = [pick for pick in picks if counts[pick.key] >= min_images]
     if not kept:
         raise InputError(f"no person with {min_images}+ images is left to merge")
-    names = {}
-    for _, _, key, name in kept:
-        names.setdefault(key, name)
+    names: dict[str, str] = {}
+    folders_of: dict[str, set[int]] = defaultdict(set)
+    for pick in kept:
+        names.setdefault(pick.key, pick.name)
+        folders_of[pick.key].add(pick.folder)
     label_of = {key: label for label, key in enumerate(sorted(names, key=lambda k: (names[k], k)))}
-    kept.sort(key=lambda item: (label_of[item[2]], item[0], item[1].index))
+    kept.sort(key=lambda pick: (label_of[pick.key], pick.folder, pick.entry.index))
 
     dst.mkdir(parents=True, exist_ok=True)
     _write_crops(dst, folders, kept)
-    write_list(dst / LIST_NAME, [ListEntry(row, entry.path, label_of[key], names[key])
-                                 for row, (_, entry, key, _) in enumerate(kept)])
-    joined_people = sum(len({number for number, _, k, _ in kept if k == key}) > 1 for key in label_of)
+    write_list(dst / LIST_NAME, [ListEntry(row, pick.entry.path, label_of[pick.key], names[pick.key])
+                                 for row, pick in enumerate(kept)])
+    joined_people = sum(len(numbers) > 1 for numbers in folders_of.values())
     summary = {
         "source": str(common),
         "merged": [str(folder.root) for folder in folders],
@@ -119,12 +120,29 @@ def merge(sources: list[Path], dst: Path, same_person: Path | None = None, exclu
     with replacing(dst / SUMMARY_NAME) as temporary:  # written last: its presence marks a finished merge
         temporary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"merged {summary['images']} crops of {summary['people']} people into '{dst}' ({joined_people} people "
-          f"found in several folders, {len(excluded)} person folders excluded, {summary['dropped_people']} people with "
-          f"fewer than {min_images} images dropped)")
+          f"found in several folders, {len(excluded)} person folders excluded, {summary['dropped_people']} people "
+          f"with fewer than {min_images} images dropped)")
     return summary
 
 
-def _write_crops(dst: Path, folders: list[PreparedFolder], kept: list) -> None:
+def _pick(folders: list[PreparedFolder], common: Path, joined: dict[str, str],
+          excluded_names: set[str]) -> tuple[list[Pick], set[str]]:
+    """Every crop of the folders whose person is not excluded (paths made relative to `common`), and the names
+    of the person folders left out."""
+    picks, excluded = [], set()
+    for number, folder in enumerate(folders):
+        relative = folder.source.resolve().relative_to(common)
+        for entry in folder.entries:
+            name = joined.get(normalise_name(entry.identity), entry.identity)
+            if {normalise_name(entry.identity), normalise_name(name)} & excluded_names:
+                excluded.add(entry.identity)
+                continue
+            moved = ListEntry(entry.index, (relative / entry.path).as_posix(), entry.label, entry.identity)
+            picks.append(Pick(number, moved, normalise_name(name), name))
+    return picks, excluded
+
+
+def _write_crops(dst: Path, folders: list[PreparedFolder], kept: list[Pick]) -> None:
     """crops.npy and boxes.npy of the kept entries, in order, each written whole then renamed."""
     crops = [np.load(folder.root / CROPS_NAME, mmap_mode="r") for folder in folders]
     boxes = [folder.boxes() for folder in folders]
@@ -132,10 +150,10 @@ def _write_crops(dst: Path, folders: list[PreparedFolder], kept: list) -> None:
         out = np.lib.format.open_memmap(temporary, "w+", np.uint8, (len(kept), *CROP_SHAPE))
         for start in range(0, len(kept), COPY_ROWS):
             chunk = kept[start:start + COPY_ROWS]
-            out[start:start + len(chunk)] = np.stack([crops[number][entry.index] for number, entry, _, _ in chunk])
+            out[start:start + len(chunk)] = np.stack([crops[pick.folder][pick.entry.index] for pick in chunk])
         out.flush()
         del out
-    save_npy(dst / BOXES_NAME, np.array([boxes[number][entry.index] for number, entry, _, _ in kept], np.float32))
+    save_npy(dst / BOXES_NAME, np.array([boxes[pick.folder][pick.entry.index] for pick in kept], np.float32))
 
 
 def add_merge_parser(commands: argparse._SubParsersAction, positive_int) -> None:
