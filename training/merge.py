@@ -133,12 +133,14 @@ def _pick(folders: list[PreparedFolder], common: Path, joined: dict[str, str],
     for number, folder in enumerate(folders):
         relative = folder.source.resolve().relative_to(common)
         for entry in folder.entries:
-            name = joined.get(normalise_name(entry.identity), entry.identity)
-            if {normalise_name(entry.identity), normalise_name(name)} & excluded_names:
+            own_key = normalise_name(entry.identity)
+            name = joined.get(own_key, entry.identity)
+            key = normalise_name(name)
+            if {own_key, key} & excluded_names:
                 excluded.add(entry.identity)
                 continue
             moved = ListEntry(entry.index, (relative / entry.path).as_posix(), entry.label, entry.identity)
-            picks.append(Pick(number, moved, normalise_name(name), name))
+            picks.append(Pick(number, moved, key, name))
     return picks, excluded
 
 
