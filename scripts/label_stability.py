@@ -7,8 +7,9 @@ names the same faces two ways:
 and runs the video again tracked with each faster setting K:N given to --check (`sphereapp run --detect-every K
 --embed-every N`: detection on every K-th frame, a followed face embedded on every N-th detection).
 Prints, per way: label changes per track (flicker), how often an enrolled person's own track carries their name,
-frames where two faces carry one name (at least one is certainly wrong), and for the faster settings the
-agreement with the tracked labels face by face.
+frames where two faces carry one name (the app names a person on one face a frame: always 0) and frames where
+that rule acted (each face's best person alone would have put one name on two faces: at least one certainly
+wrong), and for the faster settings the agreement with the tracked labels face by face.
 
     python scripts/label_stability.py --model assets/sphereface20.safetensors \\
         [--video ../shared/data/video/hikers_walking_640x480.mp4] [--enrol-at 2.0] [--people 3] [--check 3:1 3:2]
@@ -27,7 +28,7 @@ import numpy as np
 from sphereapp.core.annotate import identity_color
 from sphereapp.core.components import load_components
 from sphereapp.core.gallery import Enroller, Gallery
-from sphereapp.core.match import identity_from_scores
+from sphereapp.core.match import assign_identities, identity_from_scores
 from sphereapp.core.pipeline import FrameResult, Recognizer
 from sphereapp.core.stride import recognised_frames
 from sphereapp.core.tracking import Tracker, match_boxes
@@ -60,35 +61,49 @@ def recognise_all(video: Path, recognizer: Recognizer, every: int = 1, embed_eve
         return [result for _, result in recognised_frames(reader, recognizer, 8, every, embed_every)]
 
 
-def name_tracked(results: list[FrameResult], threshold: float) -> list[list[tuple[int, int]]]:
-    """(track id, identity) of every face of every frame, named by the tracker."""
+Named = list[list[tuple[int, int, int]]]  # per frame, per face: (track id, identity, its best person alone)
+
+
+def name_tracked(results: list[FrameResult], threshold: float) -> Named:
+    """(Track id, identity, best person alone) of every face of every frame, named by the tracker."""
     tracker = Tracker()
-    return [list(zip(tracker.update(r.faces, threshold), [f.identity for f in r.faces])) for r in results]
+    return [[(track, face.identity, identity_from_scores(face.track_scores, threshold)[0])
+             for track, face in zip(tracker.update(r.faces, threshold), r.faces)] for r in results]
 
 
-def name_per_frame(results: list[FrameResult], tracks: list[list[tuple[int, int]]], threshold: float):
-    """Same faces and track ids, each face named from its own frame's scores."""
-    return [[(track, identity_from_scores(face.scores, threshold)[0]) for (track, _), face in zip(frame_tracks, r.faces)]
-            for r, frame_tracks in zip(results, tracks)]
+def name_per_frame(results: list[FrameResult], tracks: Named, threshold: float) -> Named:
+    """Same faces and track ids, each frame named from its own scores (`sphereapp run --no-tracking`)."""
+    named = []
+    for r, frame_tracks in zip(results, tracks):
+        scores = np.stack([face.scores for face in r.faces]) if r.faces else np.zeros((0, 0), np.float32)
+        identities = assign_identities(scores, threshold)[0]
+        named.append([(track, int(identity), identity_from_scores(face.scores, threshold)[0])
+                      for (track, _, _), identity, face in zip(frame_tracks, identities, r.faces)])
+    return named
 
 
-def stability(named: list[list[tuple[int, int]]], enrol_tracks: dict[int, int]) -> dict:
+def name_twice(identities: list[int]) -> bool:
+    """Does one known person's name appear on two of these faces?"""
+    return any(n > 1 for n in Counter(i for i in identities if i >= 0).values())
+
+
+def stability(named: Named, enrol_tracks: dict[int, int]) -> dict:
     """Flicker, own-name rate of the enrolled people's tracks, and frames with one name on two faces."""
     sequences: dict[int, list[int]] = defaultdict(list)
     for frame in named:
-        for track, identity in frame:
+        for track, identity, _ in frame:
             sequences[track].append(identity)
     changes = [sum(a != b for a, b in zip(seq, seq[1:])) for seq in sequences.values() if len(seq) > 1]
     own = [identity == person for track, person in enrol_tracks.items() for identity in sequences[track]]
-    duplicates = sum(any(n > 1 for n in Counter(i for _, i in frame if i >= 0).values()) for frame in named)
-    named_faces = sum(identity >= 0 for frame in named for _, identity in frame)
+    named_faces = sum(identity >= 0 for frame in named for _, identity, _ in frame)
     return {
         "tracks": len(sequences),
         "label_changes": int(sum(changes)),
         "tracks_with_changes": int(sum(c > 0 for c in changes)),
         "changes_per_track": round(float(np.mean(changes)) if changes else 0.0, 3),
         "own_name_rate": round(float(np.mean(own)) if own else float("nan"), 4),
-        "frames_with_a_name_twice": int(duplicates),
+        "frames_with_a_name_twice": sum(name_twice([identity for _, identity, _ in frame]) for frame in named),
+        "frames_the_rule_resolved": sum(name_twice([alone for _, _, alone in frame]) for frame in named),
         "named_faces": int(named_faces),
     }
 

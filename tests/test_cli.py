@@ -133,8 +133,12 @@ def test_run_on_demo_clip_writes_video_and_json(capsys, tmp_path, untrained_mode
     for face in faces:
         x1, y1, x2, y2 = face["box"]
         assert x1 < x2 and y1 < y2 and len(face["landmarks"]) == 5
-        assert (face["identity"] is not None) == (face["similarity"] >= 0.5)
+        assert face["identity"] is None or face["similarity"] >= 0.5  # at or above: named, unless taken (below)
         assert face["identity"] in (None, "Hiker in teal", "Hiker in red cap")
+    for frame in record["frames"]:  # a person is named on one face of a frame at most
+        names = [face["identity"] for face in frame["faces"] if face["identity"] is not None]
+        assert len(names) == len(set(names))
+    assert any(face["identity"] is None and face["similarity"] >= 0.5 for face in faces)  # the rule acted
     assert not list(Path(tmp_path).glob(".*tmp*")), "temp files left behind"
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sphereapp.core.match import match
+from sphereapp.core.match import assign_identities, match
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -68,3 +68,30 @@ def test_unnormalised_or_mismatched_inputs_are_refused():
         match(gallery.astype(np.int64), gallery, threshold=0.3)
     with pytest.raises(ValueError, match="floating-point"):
         match(gallery[0], gallery, threshold=0.3)
+
+
+def test_one_person_is_named_on_one_face_of_a_frame():
+    scores = np.array([[0.62, 0.50, 0.1],   # looks most like 0, which face 1 matches better: falls back to 1
+                       [0.80, 0.20, 0.1],   # the closest match of person 0
+                       [0.70, 0.45, 0.1],   # 0 and 1 taken, nothing else above 0.4: unknown
+                       [0.30, 0.20, 0.1]],  # below the threshold everywhere: unknown
+                      np.float32)
+    identity, similarity = assign_identities(scores, threshold=0.4)
+    assert identity.tolist() == [1, 0, -1, -1]
+    np.testing.assert_allclose(similarity, [0.50, 0.80, 0.70, 0.30])  # the named row's score, else the best
+
+
+def test_a_single_face_is_named_as_match_names_it():
+    rng = np.random.default_rng(1)
+    scores = rng.uniform(-1, 1, size=(1, 6)).astype(np.float32)
+    for threshold in (-1.0, 0.0, float(scores.max()), float(scores.max()) + 1e-3):
+        identity, similarity = assign_identities(scores, threshold)
+        expected = int(scores.argmax()) if scores.max() >= threshold else -1
+        assert identity.tolist() == [expected] and similarity[0] == scores.max()
+
+
+def test_empty_frame_or_gallery_names_nobody():
+    identity, similarity = assign_identities(np.zeros((2, 0), np.float32), 0.3)
+    assert identity.tolist() == [-1, -1] and np.isnan(similarity).all()
+    identity, similarity = assign_identities(np.zeros((0, 3), np.float32), 0.3)
+    assert identity.shape == (0,) and similarity.shape == (0,)

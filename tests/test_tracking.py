@@ -135,3 +135,14 @@ def test_switch_needs_consecutive_frames():
         ids += tracker.update([current], THRESHOLD)
         assert current.identity != 1  # the mean may sink to unknown, but the minority never names the face
     assert len(set(ids)) == 1
+
+
+def test_two_tracks_never_carry_one_name_in_a_frame():
+    tracker = Tracker()
+    for k in range(4):  # two faces far apart, both closest to person 0; the right one less so, and like person 1
+        left, right = face(2.0 * k, [0.9, 0.1]), face(500 + 2.0 * k, [0.7, 0.6])
+        tracker.update([right, left], THRESHOLD)
+        assert (left.identity, right.identity) == (0, 1)
+        assert right.similarity == pytest.approx(0.6)
+    label_faces([left, right], 0.65)  # a new threshold: person 1 is out of reach for the right face
+    assert (left.identity, right.identity) == (0, -1) and right.similarity == pytest.approx(0.7)

@@ -50,6 +50,28 @@ def identity_from_scores(scores: np.ndarray, threshold: float) -> tuple[int, flo
     return (best if similarity >= threshold else -1), similarity
 
 
+def assign_identities(scores: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Name the faces of one frame from their (N, M) scores: a person appears at most once in a frame.
+
+    Each face takes its best gallery row at or above the threshold, pairs taken best score first; a face whose
+    person went to a closer match takes its next-best row above the threshold, else it is unknown. Returns (N,)
+    rows (-1 = unknown) and (N,) similarities: the named row's score, else the best score (nan: empty gallery).
+    """
+    scores = np.asarray(scores, np.float32)
+    identity = np.full(len(scores), -1, dtype=np.int64)
+    if scores.size == 0:
+        return identity, np.full(len(scores), np.nan, dtype=np.float32)
+    similarity = scores.max(axis=1)
+    faces, rows = np.nonzero(scores >= np.float32(threshold))
+    taken: set[int] = set()
+    for k in np.argsort(-scores[faces, rows], kind="stable"):
+        face, row = int(faces[k]), int(rows[k])
+        if identity[face] < 0 and row not in taken:
+            identity[face], similarity[face] = row, scores[face, row]
+            taken.add(row)
+    return identity, similarity
+
+
 def _unit_rows(embeddings: np.ndarray, what: str) -> np.ndarray:
     """The (K, D) float32 version of float embeddings (float16 included), after checking rows have unit length."""
     array = np.asarray(embeddings)

@@ -19,7 +19,7 @@ from sphereapp.core.embed import Embedder
 from sphereapp.core.errors import InputError
 from sphereapp.core.files import replacing
 from sphereapp.core.gallery import Gallery
-from sphereapp.core.match import identity_from_scores, match
+from sphereapp.core.match import assign_identities, match
 from sphereapp.core.memory import release_free_memory
 from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.stride import recognised_frames
@@ -39,7 +39,7 @@ class FaceResult:
     landmarks: np.ndarray
     scores: np.ndarray  # (M,) cosine similarity to each gallery identity
     identity: int = -1  # gallery row, -1 = unknown
-    similarity: float = float("nan")  # best score (nan when the gallery is empty)
+    similarity: float = float("nan")  # its identity's score, else the best score (nan: empty gallery)
     track: int = -1  # track id when the faces of a video are tracked, else -1
     track_scores: np.ndarray | None = None  # (M,) the track's mean scores the face is named from, when tracked
 
@@ -52,11 +52,14 @@ class FrameResult:
 
 
 def label_faces(faces: Sequence[FaceResult], threshold: float) -> None:
-    """(Re)decide each face's identity from its stored scores (its track's when tracked): best >= threshold, else
-    unknown."""
-    for face in faces:
-        scores = face.scores if face.track_scores is None else face.track_scores
-        face.identity, face.similarity = identity_from_scores(scores, threshold)
+    """(Re)decide the identities of one frame's faces from their stored scores (their track's when tracked): best
+    >= threshold, else unknown, and no person named on two faces (`core.match.assign_identities`)."""
+    if not faces:
+        return
+    scores = np.stack([face.scores if face.track_scores is None else face.track_scores for face in faces])
+    identities, similarities = assign_identities(scores, threshold)
+    for face, identity, similarity in zip(faces, identities, similarities):
+        face.identity, face.similarity = int(identity), float(similarity)
 
 
 class Recognizer:

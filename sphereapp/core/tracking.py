@@ -2,10 +2,10 @@
 
 Linking: IoU of boxes, one-to-one assignment by the Hungarian method (scipy `linear_sum_assignment`), pairs
 below `min_iou` rejected. Naming: the mean of the track's per-gallery cosine scores over its last `window`
-frames, decided by the same open-set rule as a single frame (best >= threshold, else unknown), so one bad frame
-neither renames nor flickers a face. A cut to another person at the same spot shows as `switch_after`
-consecutive frames that each name the same other person on their own: the track then ends and a new one starts from
-those frames' evidence.
+frames, decided by the same open-set rule as a single frame (best >= threshold, else unknown; no person on two
+faces of a frame), so one bad frame neither renames nor flickers a face. A cut to another person at the same spot
+shows as `switch_after` consecutive frames that each name the same other person on their own: the track then ends
+and a new one starts from those frames' evidence.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from sphereapp.core.match import identity_from_scores
+from sphereapp.core.match import assign_identities, identity_from_scores
 
 if TYPE_CHECKING:
     from sphereapp.core.pipeline import FaceResult
@@ -111,7 +111,10 @@ class Tracker:
                 assigned[f] = track = self._new_track(boxes[f])
             track.add(boxes[f], face.scores)
             face.track, face.track_scores = track.id, track.mean_scores()
-            face.identity, face.similarity = identity_from_scores(face.track_scores, threshold)
+        if faces:
+            identities, similarities = assign_identities(np.stack([face.track_scores for face in faces]), threshold)
+            for face, identity, similarity in zip(faces, identities, similarities):
+                face.identity, face.similarity = int(identity), float(similarity)
         return [track.id for track in assigned]
 
     def _new_track(self, box: np.ndarray) -> Track:
