@@ -16,6 +16,7 @@ from training.evaluation.openset import (
     far_threshold,
     openset_curve,
     openset_report,
+    pooled_openset_report,
 )
 
 
@@ -116,6 +117,18 @@ def test_split_limits(tmp_path):
     assert len(split.gallery) == 2 and split.n_known == 2 and split.n_unknown == 1
 
 
+def test_pooled_draws_are_one_report_over_all_their_probes():
+    draws = [synthetic_scores(seed) for seed in (1, 2, 3)]
+    pooled = pooled_openset_report(draws, fars=(0.01, 0.1))
+    scores, labels = np.concatenate([d[0] for d in draws]), np.concatenate([d[1] for d in draws])
+    together = openset_report(scores, labels, fars=(0.01, 0.1))  # same gallery size: the rows simply stack
+    assert pooled.threshold_at_far == together.threshold_at_far and pooled.dir_at_far == together.dir_at_far
+    assert (pooled.n_known, pooled.n_unknown, pooled.draws, pooled.far_curve) == (120, 150, 3, together.far_curve)
+    assert pooled.far_curve != openset_report(*draws[0]).far_curve  # not just the first draw
+    with pytest.raises(ValueError, match="one gallery size"):
+        pooled_openset_report([draws[0], synthetic_scores(4, n_gallery=5)])
+
+
 def test_openset_cli_on_a_few_lfw_people(shared_data, tmp_path, untrained_model_file, one_torch_thread, capsys):
     out, plot = tmp_path / "openset.json", tmp_path / "dir.png"
     args = ["eval", "openset", "--lfw", str(shared_data / "lfw"), "--weights", str(untrained_model_file),
@@ -159,6 +172,25 @@ def test_openset_into_writes_the_calibration_keeping_the_weights(shared_data, tm
     assert after.keys() == before.keys()
     for name, tensor in before.items():
         assert after[name].dtype == tensor.dtype and torch.equal(after[name], tensor)
+
+
+def test_openset_draws_pool_several_seeded_galleries(shared_data, tmp_path, untrained_model_file, one_torch_thread,
+                                                    capsys):
+    from sphereapp.core.modelfile import load_embedder
+
+    out, calibrated = tmp_path / "openset.json", tmp_path / "calibrated.safetensors"
+    args = ["eval", "openset", "--lfw", str(shared_data / "lfw"), "--weights", str(untrained_model_file),
+            "--max-gallery", "2", "--max-unknown", "3", "--max-probes-per-person", "1", "--seed", "4", "--draws", "3",
+            "--cache", str(tmp_path / "crops.npy"), "--json", str(out), "--device", "cpu", "--into", str(calibrated)]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    assert (report["n_gallery"], report["n_known"], report["n_unknown"], report["draws"]) == (2, 6, 9, 3)
+    assert "2 gallery people x 3 draws" in capsys.readouterr().out
+    _, info = load_embedder(calibrated)
+    assert info.threshold == report["app_threshold"]
+    assert info.calibration == "LFW open-set of 'lfw', seeds 4-6, 2 gallery people, 3 unknown probes each"
+    assert main(args[:-2] + ["--draws", "0"]) == 2  # one clear line, no traceback
+    assert "--draws must be at least 1" in capsys.readouterr().err
 
 
 def stored_tensors(path):

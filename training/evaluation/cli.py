@@ -9,10 +9,11 @@ from pathlib import Path
 
 from sphereapp.core.device import resolve_device
 from sphereapp.core.embed import Embedder
+from sphereapp.core.errors import InputError
 from sphereapp.core.modelfile import load_embedder, write_calibration
 from training.evaluation.lfw import read_lfw_pairs
 from training.evaluation.metrics import VerificationReport, plot_roc
-from training.evaluation.openset import OpenSetReport, build_openset_split, openset_report
+from training.evaluation.openset import OpenSetReport, build_openset_split, pooled_openset_report
 from training.evaluation.pairs import VerificationPairs, read_pairs_csv
 from training.lfw_probe import PairsProbe, cached_crops, default_cache_path
 from training.teacher_eval import add_lfw_teacher_parser
@@ -56,6 +57,9 @@ def add_openset_parser(protocols: argparse._SubParsersAction) -> None:
                           "FAR 1%% as the recommended one and the FAR curve the app explains thresholds with; "
                           "may be WEIGHTS itself")
     sub.add_argument("--seed", type=int, default=0, help="split seed (default: 0)")
+    sub.add_argument("--draws", type=int, default=1, metavar="N",
+                     help="pool N splits (seeds SEED..SEED+N-1): with --max-gallery, the threshold of a gallery of "
+                          "that size rather than of one set of people (default: 1)")
     sub.add_argument("--max-gallery", type=int, metavar="N", help="use N known people drawn by the seed")
     sub.add_argument("--max-unknown", type=int, metavar="N", help="use N unknown people drawn by the seed")
     sub.add_argument("--max-probes-per-person", type=int, metavar="N", help="at most N known probes per person")
@@ -65,13 +69,22 @@ def add_openset_parser(protocols: argparse._SubParsersAction) -> None:
 
 
 def run_openset(args: argparse.Namespace) -> int:
-    split = build_openset_split(args.lfw, args.seed, args.max_gallery, args.max_unknown, args.max_probes_per_person)
+    if args.draws < 1:
+        raise InputError("--draws must be at least 1")
+    seeds = range(args.seed, args.seed + args.draws)
+    splits = [build_openset_split(args.lfw, seed, args.max_gallery, args.max_unknown, args.max_probes_per_person)
+              for seed in seeds]
+    images = sorted({path for split in splits for path in split.gallery + split.probes})  # each embedded once
+    row = {path: k for k, path in enumerate(images)}
     device = resolve_device(args.device)
     model, info = load_embedder(args.weights, device)
-    crops = cached_crops(split.gallery + split.probes, args.cache or default_cache_path(args.lfw, "openset"), device)
+    crops = cached_crops(images, args.cache or default_cache_path(args.lfw, "openset"), device)
     fused = Embedder(model, info, device, fp16=False, bf16=False).embed(crops)  # the app's flip fusion, in float32
-    gallery, probes = fused[:len(split.gallery)], fused[len(split.gallery):]
-    report = openset_report(probes @ gallery.T, split.probe_labels)
+    draws = []
+    for split in splits:
+        gallery, probes = (fused[[row[path] for path in paths]] for paths in (split.gallery, split.probes))
+        draws.append((probes @ gallery.T, split.probe_labels))
+    report = pooled_openset_report(draws)
     print_openset_report(report, args.weights)
     if args.json:
         data = report.to_dict() | {"seed": args.seed, "weights": str(args.weights), "model_id": info.model_id}
@@ -80,8 +93,10 @@ def run_openset(args: argparse.Namespace) -> int:
         plot_roc({info.architecture: report.curve}, args.plot, title="LFW open-set identification",
                  ylabel="detection and identification rate")
     if args.into:
-        where = (f"LFW open-set of '{args.lfw.resolve().name}', seed {args.seed}, {report.n_gallery} gallery people, "
-                 f"{report.n_unknown} unknown probes")
+        unknown = report.n_unknown // args.draws
+        where = (f"LFW open-set of '{args.lfw.resolve().name}', " + (
+            f"seed {args.seed}, {report.n_gallery} gallery people, {unknown} unknown probes" if args.draws == 1 else
+            f"seeds {seeds[0]}-{seeds[-1]}, {report.n_gallery} gallery people, {unknown} unknown probes each"))
         written = write_calibration(args.weights, args.into, threshold=report.app_threshold,
                                     far_curve=report.far_curve, calibration=where)
         print(f"wrote {args.into}: threshold {written.threshold:.3f} (FAR 1%) and the FAR curve "
@@ -90,9 +105,10 @@ def run_openset(args: argparse.Namespace) -> int:
 
 
 def print_openset_report(report: OpenSetReport, weights: Path) -> None:
+    draws = f" x {report.draws} draws" if report.draws > 1 else ""
     rates = ", ".join(f"DIR@FAR={far}: {value:.4f}" for far, value in report.dir_at_far.items())
     print(
-        f"{weights.name}: open-set ({report.n_gallery} gallery people, {report.n_known} known and "
+        f"{weights.name}: open-set ({report.n_gallery} gallery people{draws}, {report.n_known} known and "
         f"{report.n_unknown} unknown probes): rank-1 {report.rank1:.4f}; {rates}; "
         f"recommended app threshold (FAR 1%): {report.app_threshold:.3f}",
         file=sys.stdout,

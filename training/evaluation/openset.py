@@ -4,11 +4,13 @@ Split: every LFW person with 2+ images is known: one image (picked by the seed) 
 are known probes; every person with exactly 1 image is an unknown probe (never in the gallery).
 Metrics: a known probe is detected and identified at threshold t when its best gallery score >= t and that best
 is its own identity; FAR(t) is the fraction of unknown probes whose best score >= t; DIR@FAR is the DIR at the
-lowest threshold whose FAR does not exceed the target (a quantile of the unknowns' best scores).
+lowest threshold whose FAR does not exceed the target (a quantile of the unknowns' best scores). Several seeded
+draws of a small gallery can be pooled (their probes together), so its threshold does not hang on one set of people.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,9 +151,10 @@ class OpenSetReport:
     rank1: float
     n_gallery: int
     n_known: int
-    n_unknown: int
+    n_unknown: int  # pooled over the draws, like n_known
     far_curve: list[tuple[float, float]] = field(default_factory=list)  # far_curve_points of the unknowns
     curve: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    draws: int = 1  # seeded galleries pooled
 
     @property
     def app_threshold(self) -> float:
@@ -163,7 +166,7 @@ class OpenSetReport:
         return {
             "dir_at_far": self.dir_at_far, "threshold_at_far": self.threshold_at_far, "rank1": self.rank1,
             "n_gallery": self.n_gallery, "n_known": self.n_known, "n_unknown": self.n_unknown,
-            "app_threshold": self.app_threshold, "far_curve": self.far_curve,
+            "app_threshold": self.app_threshold, "far_curve": self.far_curve, "draws": self.draws,
         }
 
 
@@ -171,12 +174,30 @@ def openset_report(
     scores: np.ndarray, probe_labels: np.ndarray, fars: tuple[float, ...] = OPENSET_FARS
 ) -> OpenSetReport:
     """The open-set report of a (P, G) probe-by-gallery score matrix; `probe_labels` = gallery column or -1."""
-    scores = np.asarray(scores)
-    probe_labels = np.asarray(probe_labels)
-    if scores.ndim != 2 or scores.shape[0] != probe_labels.size or scores.shape[1] == 0:
-        raise ValueError(f"scores {scores.shape} do not fit {probe_labels.size} probes and a non-empty gallery")
-    best, correct = best_matches(scores, probe_labels)
-    known = probe_labels >= 0
+    return pooled_openset_report([(scores, probe_labels)], fars)
+
+
+def pooled_openset_report(
+    draws: Sequence[tuple[np.ndarray, np.ndarray]], fars: tuple[float, ...] = OPENSET_FARS
+) -> OpenSetReport:
+    """One report over several (scores, probe_labels) draws of equal-sized galleries, their probes pooled.
+
+    The FAR-1% threshold of a small gallery depends on which people were drawn; pooling the draws' probes
+    estimates it for a gallery of that size rather than for one set of people.
+    """
+    best, correct, known, sizes = [], [], [], set()
+    for scores, probe_labels in draws:
+        scores, probe_labels = np.asarray(scores), np.asarray(probe_labels)
+        if scores.ndim != 2 or scores.shape[0] != probe_labels.size or scores.shape[1] == 0:
+            raise ValueError(f"scores {scores.shape} do not fit {probe_labels.size} probes and a non-empty gallery")
+        draw_best, draw_correct = best_matches(scores, probe_labels)
+        best.append(draw_best)
+        correct.append(draw_correct)
+        known.append(probe_labels >= 0)
+        sizes.add(scores.shape[1])
+    if len(sizes) != 1:
+        raise ValueError(f"pooled draws need one gallery size, got {sorted(sizes)}")
+    best, correct, known = np.concatenate(best), np.concatenate(correct), np.concatenate(known)
     if not known.any() or known.all():
         raise ValueError("open-set evaluation needs both known and unknown probes")
     thresholds = {f"{far:g}": far_threshold(best[~known], far) for far in fars}
@@ -186,9 +207,10 @@ def openset_report(
         dir_at_far=rates,
         threshold_at_far=thresholds,
         rank1=float(np.mean(correct[known])),
-        n_gallery=int(scores.shape[1]),
+        n_gallery=sizes.pop(),
         n_known=int(np.count_nonzero(known)),
         n_unknown=int(np.count_nonzero(~known)),
         far_curve=far_curve_points(best[~known]),
         curve=(far, dir_),
+        draws=len(draws),
     )
