@@ -10,9 +10,10 @@ from sphereapp.core.align import TEMPLATE_112x96
 from sphereapp.core.detect import Detections
 from sphereapp.core.gallery import Gallery
 from sphereapp.core.pipeline import (
-    UNKNOWN_COLOR, FaceResult, Recognizer, frame_log, label_faces, run_video, write_json_atomic,
+    UNKNOWN_COLOR, FaceResult, Recognizer, frame_log, run_video, write_json_atomic,
 )
 from sphereapp.core.reuse import EmbeddingReuse
+from sphereapp.core.tracking import label_faces
 from sphereapp.core.video import Frame, VideoReader, VideoWriter
 
 

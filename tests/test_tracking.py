@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sphereapp.core.pipeline import FaceResult, frame_log, label_faces
-from sphereapp.core.tracking import Tracker, box_iou
+from sphereapp.core.pipeline import FaceResult, frame_log
+from sphereapp.core.tracking import Tracker, box_iou, label_faces
 
 THRESHOLD = 0.5
 

@@ -19,11 +19,11 @@ from sphereapp.core.embed import Embedder
 from sphereapp.core.errors import InputError
 from sphereapp.core.files import replacing
 from sphereapp.core.gallery import Gallery
-from sphereapp.core.match import assign_identities, match
+from sphereapp.core.match import match
 from sphereapp.core.memory import release_free_memory
 from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.stride import recognised_frames
-from sphereapp.core.tracking import Tracker
+from sphereapp.core.tracking import Tracker, label_faces
 from sphereapp.core.video import Frame, VideoReader, VideoWriter
 
 UNKNOWN_COLOR = (160, 160, 160)
@@ -49,17 +49,6 @@ class FrameResult:
     index: int
     time: float
     faces: list[FaceResult] = field(default_factory=list)
-
-
-def label_faces(faces: Sequence[FaceResult], threshold: float) -> None:
-    """(Re)decide the identities of one frame's faces from their stored scores (their track's when tracked): best
-    >= threshold, else unknown, and no person named on two faces (`core.match.assign_identities`)."""
-    if not faces:
-        return
-    scores = np.stack([face.scores if face.track_scores is None else face.track_scores for face in faces])
-    identities, similarities = assign_identities(scores, threshold)
-    for face, identity, similarity in zip(faces, identities, similarities):
-        face.identity, face.similarity = int(identity), float(similarity)
 
 
 class Recognizer:

@@ -24,6 +24,17 @@ if TYPE_CHECKING:
     from sphereapp.core.pipeline import FaceResult
 
 
+def label_faces(faces: Sequence[FaceResult], threshold: float) -> None:
+    """(Re)decide the identities of one frame's faces from their stored scores (their track's when tracked): best
+    >= threshold, else unknown, and no person named on two faces (`core.match.assign_identities`)."""
+    if not faces:
+        return
+    scores = np.stack([face.scores if face.track_scores is None else face.track_scores for face in faces])
+    identities, similarities = assign_identities(scores, threshold)
+    for face, identity, similarity in zip(faces, identities, similarities):
+        face.identity, face.similarity = int(identity), float(similarity)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(a), len(b)) intersection over union of x1, y1, x2, y2 boxes."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
@@ -111,10 +122,7 @@ class Tracker:
                 assigned[f] = track = self._new_track(boxes[f])
             track.add(boxes[f], face.scores)
             face.track, face.track_scores = track.id, track.mean_scores()
-        if faces:
-            identities, similarities = assign_identities(np.stack([face.track_scores for face in faces]), threshold)
-            for face, identity, similarity in zip(faces, identities, similarities):
-                face.identity, face.similarity = int(identity), float(similarity)
+        label_faces(faces, threshold)
         return [track.id for track in assigned]
 
     def _new_track(self, box: np.ndarray) -> Track:

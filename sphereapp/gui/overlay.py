@@ -1,6 +1,6 @@
 """What the player shows for one frame: the frame, its recognition result, and the labels drawn on it.
 
-Qt-free. Labelling uses the faces' stored gallery scores, their track's when tracked (`core.pipeline.label_faces`),
+Qt-free. Labelling uses the faces' stored gallery scores, their track's when tracked (`core.tracking.label_faces`),
 so a new threshold re-labels a frame without running any network or breaking a track.
 """
 
@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sphereapp.core.annotate import FaceLabel, draw_faces
-from sphereapp.core.pipeline import FrameResult, Recognizer, label_faces
+from sphereapp.core.pipeline import FrameResult, Recognizer
+from sphereapp.core.tracking import label_faces
 from sphereapp.core.video import Frame
 
 
