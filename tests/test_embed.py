@@ -190,6 +190,17 @@ def test_save_writes_fp16_tensors_and_the_info_as_metadata(saved):
     assert len(info.model_id) == 16 and int(info.model_id, 16) >= 0
 
 
+def test_the_info_describes_itself_one_fact_a_line(saved):
+    info = saved[2]
+    lines = info.describe().splitlines()
+    assert lines[0] == f"sphereface4, {SMALL_EMBEDDING}-d embedding, model id {info.model_id}"
+    assert lines[-1] == "Recommended threshold: 0.420 (not calibrated)" and all(lines)
+    calibrated = replace(info, far_curve=((0.3, 0.5), (0.42, 0.01)), calibration="LFW open-set, a test", lfw="")
+    assert calibrated.describe().splitlines()[-1] == (
+        "Recommended threshold: 0.420 (\u22481% of strangers accepted; measured on LFW open-set, a test)")
+    assert not any(line.startswith("Verification") for line in calibrated.describe().splitlines())
+
+
 def test_load_round_trip_restores_info_and_float32_weights(saved):
     path, model, info = saved
     loaded, loaded_info = load_embedder(path, torch.device("cpu"))

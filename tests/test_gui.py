@@ -346,6 +346,12 @@ def test_threshold_meaning_and_enrolment_hints(qtbot, window, tmp_path, untraine
     box = window.recognition_box
     assert box.threshold() == 0.4 and box.meaning.text() == "\u22485% of strangers accepted"
     assert "LFW open-set, seed 0, a test" in box.meaning.toolTip()
+    next(action for action in window.actions() if action.text() == "About the model").trigger()
+    (about,) = [dialog for dialog in window.findChildren(QMessageBox) if dialog.isVisible()]
+    assert about.text().splitlines()[0] == str(calibrated) and (
+        "Recommended threshold: 0.400 (\u22485% of strangers accepted; measured on LFW open-set, seed 0, a test)"
+        in about.text())
+    about.close()
     box.set_threshold(0.5)
     assert box.meaning.text() == "\u22480.71% of strangers accepted"  # log-interpolated
     box.set_threshold(0.7)

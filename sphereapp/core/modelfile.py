@@ -15,7 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as serialize
 from torch import nn
 
-from sphereapp.core.calibration import FarCurve, check_far_curve
+from sphereapp.core.calibration import FarCurve, check_far_curve, describe_threshold
 from sphereapp.core.errors import ModelFileError
 from sphereapp.core.files import replacing
 from sphereapp.core.models import available_models, build_model
@@ -48,6 +48,17 @@ class ModelInfo:
     def to_metadata(self) -> dict[str, str]:
         """The info as safetensors metadata (str -> str; far_curve as JSON)."""
         return {key: json.dumps(value) if key == "far_curve" else str(value) for key, value in asdict(self).items()}
+
+    def describe(self) -> str:
+        """What the file says about the model, one fact a line, for people (the GUI's "About the model")."""
+        lines = [f"{self.architecture}, {self.embedding_size}-d embedding, model id {self.model_id or 'unknown'}"]
+        lines += [f"{label}: {value}" for label, value in (
+            ("Trained on", self.training_data), ("Recipe", self.recipe), ("Verification when trained", self.lfw))
+            if value]
+        meaning = describe_threshold(self.far_curve, self.threshold)
+        lines.append(f"Recommended threshold: {self.threshold:.3f} ({meaning}"
+                     + (f"; measured on {self.calibration})" if self.calibration else ")"))
+        return "\n".join(lines)
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> ModelInfo:

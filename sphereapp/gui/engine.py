@@ -59,6 +59,7 @@ class ModelStatus:
     threshold: float  # the model's recommended cosine threshold
     far_curve: FarCurve = ()  # what thresholds mean for strangers (core/calibration.py); () when not calibrated
     calibration: str = ""  # where far_curve was measured
+    details: str = ""  # the model file's own description (ModelInfo.describe)
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,7 +153,8 @@ class RecognitionWorker(QObject):
         self.components = components
         info = components.embedder.info
         self.modelReady.emit(ModelStatus(describe_device(components.device), components.model_name, info.threshold,
-                                         info.far_curve, info.calibration))
+                                         info.far_curve, info.calibration,
+                                         f"{components.model_path}\n{info.describe()}"))
         self._gallery_updated()
 
     @Slot(str)

@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         self._action("Keyboard shortcuts", lambda: self._inform("Keyboard shortcuts", SHORTCUTS_HELP), None,
                      help_menu)
+        self._action("About the model", self._about_model, None, help_menu)
         self._action("About sphereapp", self._about, None, help_menu)
         self._rebuild_recent_menu()
 
@@ -387,6 +388,12 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         self._inform("About sphereapp", f"sphereapp {__version__}\nOpen-set face recognition in video with "
                      f"SphereFace.\nGallery: {self.gallery_path}")
+
+    def _about_model(self) -> None:
+        if self.model_status is None:
+            self._inform("About the model", "No model is loaded.")
+        else:
+            self._inform("About the model", self.model_status.details)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.player.pause()
