@@ -32,3 +32,27 @@ def test_eval_rejects_missing_weights(shared_data, tmp_path, capsys):
     code = main(["eval", "lfw", "--lfw", str(shared_data / "lfw"), "--weights", str(tmp_path / "none.safetensors"),
                  "--cache", str(tmp_path / "c.npy")])
     assert code == 2 and "none.safetensors" in capsys.readouterr().err
+
+
+def test_eval_several_weights_on_the_same_pairs(shared_data, tmp_path, untrained_model_file, capsys):
+    pairs = read_lfw_pairs(shared_data / "lfw" / "pairs.txt")
+    chosen = [i for i in range(len(pairs.same)) if i % 600 in (0, 300)][:10]  # 5 same, 5 different
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("\n".join(["path1,path2,same"] + [f"{pairs.pairs[i][0]},{pairs.pairs[i][1]},{int(pairs.same[i])}"
+                                                     for i in chosen]) + "\n")
+    out, plot = tmp_path / "report.json", tmp_path / "roc.png"
+    args = ["eval", "pairs", "--pairs", str(csv), "--weights", str(untrained_model_file), str(untrained_model_file),
+            "--json", str(out), "--device", "cpu"]
+    try:
+        import matplotlib  # noqa: F401
+        args += ["--plot", str(plot)]
+    except ImportError:
+        plot = None
+    assert main(args) == 0
+    models = json.loads(out.read_text())["models"]
+    assert [m["weights"] for m in models] == [str(untrained_model_file)] * 2 and models[0] == models[1]
+    assert capsys.readouterr().out.count("accuracy") == 2
+    assert plot is None or plot.is_file()
+    assert main(["eval", "pairs", "--pairs", str(csv), "--weights", str(untrained_model_file),
+                 str(tmp_path / "none.safetensors")]) == 2  # the missing second file stops it before any scoring
+    assert "none.safetensors" in capsys.readouterr().err

@@ -31,9 +31,12 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     pairs = protocols.add_parser("pairs", help="any CSV of image pairs (header path1,path2,same)")
     pairs.add_argument("--pairs", type=Path, required=True, help="CSV file: path1,path2,same (1/0)")
     for sub in (lfw, pairs):
-        sub.add_argument("--weights", type=Path, required=True, help="embedder weights (.safetensors)")
-        sub.add_argument("--json", type=Path, metavar="OUT.json", help="write the report as JSON")
-        sub.add_argument("--plot", type=Path, metavar="ROC.png", help="draw the ROC curve (needs matplotlib)")
+        sub.add_argument("--weights", type=Path, required=True, nargs="+", metavar="WEIGHTS",
+                         help="embedder weights (.safetensors); several are scored on the same pairs")
+        sub.add_argument("--json", type=Path, metavar="OUT.json",
+                         help="write the report as JSON (several weights: {\"models\": [report, ...]})")
+        sub.add_argument("--plot", type=Path, metavar="ROC.png",
+                         help="draw the ROC curve, one per weights file (needs matplotlib)")
         sub.add_argument("--cache", type=Path, help="aligned-crop cache file (default: in the sphereapp data folder)")
         sub.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
         sub.set_defaults(run=run_eval)
@@ -124,16 +127,22 @@ def run_eval(args: argparse.Namespace) -> int:
         pairs = read_pairs_csv(pairs_file)
     cache = args.cache or default_cache_path(pairs_file, "pairs")
     device = resolve_device(args.device)
-    model, info = load_embedder(args.weights, device)
-    result = PairsProbe(pairs, cache, device).evaluate(model)
-    report = result.report
-    print_report(report, result.app_threshold, args.weights)
+    models = [load_embedder(weights, device) for weights in args.weights]  # a bad file fails before any alignment
+    probe = PairsProbe(pairs, cache, device)
+    reports, curves = [], {}
+    for weights, (model, info) in zip(args.weights, models):
+        result = probe.evaluate(model)
+        print_report(result.report, result.app_threshold, weights)
+        data = json.loads(result.report.to_json())
+        reports.append(data | {"weights": str(weights), "model_id": info.model_id,
+                               "app_threshold": result.app_threshold})
+        curves[str(weights) if len(args.weights) > 1 else info.architecture] = result.report
     if args.json:
-        data = json.loads(report.to_json())
-        data.update(weights=str(args.weights), model_id=info.model_id, app_threshold=result.app_threshold)
+        data = reports[0] if len(reports) == 1 else {"models": reports}
         args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if args.plot:
-        plot_roc({info.architecture: report}, args.plot, title=f"{args.protocol.upper()} ROC")
+        title = f"{args.protocol.upper()} ROC: {len(pairs.same):,} pairs of '{pairs_file.parent.name}'"
+        plot_roc(curves, args.plot, title=title)
     return 0
 
 
