@@ -86,6 +86,8 @@ def annotate_video(
         output, summary.frames, summary.fps, summary.faces, summary.recognised, summary.faces - summary.recognised,
         f"; skipped {summary.skipped_packets} corrupt packets" if summary.skipped_packets else "",
     )
+    if summary.named:
+        log.info("named: %s", ", ".join(f"{name} on {count} faces" for name, count in summary.named.items()))
     return summary
 
 

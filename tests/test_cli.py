@@ -1,6 +1,8 @@
 """The `sphereapp` command line: exit codes and one-line errors on bad input, and a full run on the demo clip."""
 
 import json
+import logging
+from collections import Counter
 from pathlib import Path
 
 import av
@@ -115,10 +117,11 @@ def test_gallery_add_without_face(capsys, tmp_path, untrained_model_file):
 
 
 @pytest.mark.parametrize("every", ["1", "3"])
-def test_run_on_demo_clip_writes_video_and_json(capsys, tmp_path, untrained_model_file, every):
+def test_run_on_demo_clip_writes_video_and_json(capsys, caplog, tmp_path, untrained_model_file, every):
     out, log = tmp_path / "annotated.mp4", tmp_path / "log.json"
-    code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "--gallery", DEMO_GALLERY, "-o", out, "--json", log,
-                           "--model", untrained_model_file, "--threshold", "0.5", "--detect-every", every)
+    with caplog.at_level(logging.INFO, logger="sphereapp"):
+        code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "--gallery", DEMO_GALLERY, "-o", out, "--json", log,
+                               "--model", untrained_model_file, "--threshold", "0.5", "--detect-every", every)
     assert code == 0, err
     with av.open(str(out)) as container:
         video = container.streams.video[0]
@@ -139,6 +142,9 @@ def test_run_on_demo_clip_writes_video_and_json(capsys, tmp_path, untrained_mode
         names = [face["identity"] for face in frame["faces"] if face["identity"] is not None]
         assert len(names) == len(set(names))
     assert any(face["identity"] is None and face["similarity"] >= 0.5 for face in faces)  # the rule acted
+    named = Counter(face["identity"] for face in faces if face["identity"] is not None)
+    summary = "named: " + ", ".join(f"{name} on {n} faces" for name, n in named.most_common())
+    assert named and summary in [record.getMessage() for record in caplog.records]
     assert not list(Path(tmp_path).glob(".*tmp*")), "temp files left behind"
 
 

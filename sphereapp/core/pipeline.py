@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -105,9 +106,13 @@ class Recognizer:
 class RunSummary:
     frames: int
     faces: int
-    recognised: int
+    named: dict[str, int]  # faces that carry each person's name, most first
     seconds: float
     skipped_packets: int
+
+    @property
+    def recognised(self) -> int:
+        return sum(self.named.values())
 
     @property
     def fps(self) -> float:
@@ -144,7 +149,7 @@ def run_video(
     """
     started = time.perf_counter()
     log_frames: list[dict] = []
-    n_faces = n_known = 0
+    n_faces, named = 0, Counter()
     tracker = Tracker() if tracking else None
     with VideoReader(video_path) as reader, closing(prefetched(reader)) as decoded:  # decoded on a thread
         info = reader.info
@@ -162,7 +167,7 @@ def run_video(
                     label_faces(result.faces, recognizer.threshold)
                 sink.put((frame.image, recognizer.labels(result), frame.time))  # drawn and encoded on a thread
                 n_faces += len(result.faces)
-                n_known += sum(face.identity >= 0 for face in result.faces)
+                named.update(recognizer.gallery.names[face.identity] for face in result.faces if face.identity >= 0)
                 if json_path is not None:
                     log_frames.append(frame_log(result, recognizer.gallery.names))
                 done += 1
@@ -184,7 +189,7 @@ def run_video(
         except BaseException:
             Path(output_path).unlink(missing_ok=True)  # the run did not complete: no video without its log
             raise
-    return RunSummary(done, n_faces, n_known, time.perf_counter() - started, skipped)
+    return RunSummary(done, n_faces, dict(named.most_common()), time.perf_counter() - started, skipped)
 
 
 def frame_log(result: FrameResult, names: Sequence[str]) -> dict:
