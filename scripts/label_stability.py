@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,10 @@ import numpy as np
 from sphereapp.core.annotate import identity_color
 from sphereapp.core.components import load_components
 from sphereapp.core.gallery import Enroller, Gallery
-from sphereapp.core.match import assign_identities, identity_from_scores
+from sphereapp.core.match import identity_from_scores
 from sphereapp.core.pipeline import FrameResult, Recognizer
 from sphereapp.core.stride import recognised_frames
-from sphereapp.core.tracking import Tracker, match_boxes
+from sphereapp.core.tracking import Tracker, label_faces, match_boxes
 from sphereapp.core.video import VideoReader
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"
@@ -75,10 +76,10 @@ def name_per_frame(results: list[FrameResult], tracks: Named, threshold: float) 
     """Same faces and track ids, each frame named from its own scores (`sphereapp run --no-tracking`)."""
     named = []
     for r, frame_tracks in zip(results, tracks):
-        scores = np.stack([face.scores for face in r.faces]) if r.faces else np.zeros((0, 0), np.float32)
-        identities = assign_identities(scores, threshold)[0]
-        named.append([(track, int(identity), identity_from_scores(face.scores, threshold)[0])
-                      for (track, _, _), identity, face in zip(frame_tracks, identities, r.faces)])
+        untracked = [replace(face, track_scores=None) for face in r.faces]
+        label_faces(untracked, threshold)
+        named.append([(track, face.identity, identity_from_scores(face.scores, threshold)[0])
+                      for (track, _, _), face in zip(frame_tracks, untracked)])
     return named
 
 
