@@ -4,8 +4,9 @@ Enrols the K largest faces of one frame of the video as people person_1..K, reco
 names the same faces two ways:
   per-frame  - each frame on its own (`sphereapp run --no-tracking`);
   tracked    - tracks named from their window-mean scores (`sphereapp run`, the default);
-and runs the video again tracked with each faster setting K:N given to --check (`sphereapp run --detect-every K
---embed-every N`: detection on every K-th frame, a followed face embedded on every N-th detection).
+and runs the video again tracked with each faster setting K:N[:S] given to --check (`sphereapp run --detect-every K
+--embed-every N --scan-every S`: detection on every K-th frame, a followed face embedded on every N-th detection,
+whole frames scanned on every S-th detection and searched near known faces on the others; S defaults to 1).
 Prints, per way: label changes per track (flicker), how often an enrolled person's own track carries their name,
 frames where two faces carry one name (the app names a person on one face a frame: always 0) and frames where
 that rule acted (each face's best person alone would have put one name on two faces: at least one certainly
@@ -57,9 +58,10 @@ def enrol_from_frame(video: Path, at_seconds: float, people: int, components) ->
     return Gallery(names, colors, np.stack(embeddings)), frame.index, detections.boxes[chosen]
 
 
-def recognise_all(video: Path, recognizer: Recognizer, every: int = 1, embed_every: int = 1) -> list[FrameResult]:
+def recognise_all(video: Path, recognizer: Recognizer, every: int = 1, embed_every: int = 1,
+                  scan_every: int = 1) -> list[FrameResult]:
     with VideoReader(video) as reader:
-        return [result for _, result in recognised_frames(reader, recognizer, 8, every, embed_every)]
+        return [result for _, result in recognised_frames(reader, recognizer, 8, every, embed_every, scan_every)]
 
 
 Named = list[list[tuple[int, int, int]]]  # per frame, per face: (track id, identity, its best person alone)
@@ -121,15 +123,17 @@ def agreement(reference: list[FrameResult], faster: list[FrameResult]) -> float:
     return same / total if total else float("nan")
 
 
-def setting(text: str) -> tuple[int, int]:
-    """'K:N' -> (K, N), both at least 1."""
+def setting(text: str) -> tuple[int, int, int]:
+    """'K:N' or 'K:N:S' -> (K, N, S), all at least 1 (S: 1 when left out)."""
     try:
-        every, embed_every = (int(v) for v in text.split(":"))
+        values = [int(v) for v in text.split(":")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected K:N (two whole numbers), not {text!r}") from None
-    if min(every, embed_every) < 1:
-        raise argparse.ArgumentTypeError(f"K and N must be at least 1 in {text!r}")
-    return every, embed_every
+        values = []
+    if len(values) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"expected K:N or K:N:S (whole numbers), not {text!r}")
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"K, N and S must be at least 1 in {text!r}")
+    return tuple(values + [1] * (3 - len(values)))
 
 
 def main() -> int:
@@ -138,8 +142,9 @@ def main() -> int:
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--enrol-at", type=float, default=2.0, help="time (s) of the frame to enrol from")
     parser.add_argument("--people", type=int, default=3, help="largest faces of that frame to enrol")
-    parser.add_argument("--check", nargs="+", type=setting, default=[(3, 1), (1, 3), (3, 2)], metavar="K:N",
-                        help="faster settings to check: --detect-every K --embed-every N")
+    parser.add_argument("--check", nargs="+", type=setting, default=[(3, 1, 1), (1, 3, 1), (3, 2, 1)],
+                        metavar="K:N[:S]", help="faster settings to check: --detect-every K --embed-every N "
+                        "--scan-every S")
     parser.add_argument("--threshold", type=float, help="default: the model's")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
@@ -164,14 +169,15 @@ def main() -> int:
         "per_frame": stability(per_frame, enrol_tracks),
         "tracked": stability(tracked, enrol_tracks),
     }
-    for every, embed_every in args.check:
-        faster = recognise_all(args.video, recognizer, every, embed_every)
+    for every, embed_every, scan_every in args.check:
+        faster = recognise_all(args.video, recognizer, every, embed_every, scan_every)
         faster_named = name_tracked(faster, threshold)
         faster_tracks = {}
         for person, box in enumerate(enrol_boxes):  # this run's tracks through the enrolled faces
             pairs = match_boxes(box[None], np.array([f.box for f in faster[frame_at].faces]), 0.5)
             faster_tracks.update({faster_named[frame_at][j][0]: person for _, j in pairs})
-        report[f"detect_{every}_embed_{embed_every}"] = stability(faster_named, faster_tracks) | {
+        name = f"detect_{every}_embed_{embed_every}" + (f"_scan_{scan_every}" if scan_every > 1 else "")
+        report[name] = stability(faster_named, faster_tracks) | {
             "agreement_with_tracked": round(agreement(reference, faster), 4)}
 
     print(f"{args.video.name}: {len(results)} frames, {len(gallery.names)} people enrolled from frame {enrol_index}, "

@@ -25,7 +25,7 @@ import numpy as np
 from sphereapp.benchmark import GALLERY_SIZE, even_width, random_gallery
 from sphereapp.core.components import load_components
 from sphereapp.core.pipeline import Recognizer, run_video
-from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
+from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
 from sphereapp.core.video import VideoReader, VideoWriter
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"
@@ -62,6 +62,7 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY)
     parser.add_argument("--embed-every", type=int, default=DEFAULT_EMBED_EVERY)
+    parser.add_argument("--scan-every", type=int, default=DEFAULT_SCAN_EVERY)
     parser.add_argument("--model", help="embedder weights (default: the shipped model)")
     parser.add_argument("--json", type=Path, help="write the samples and figures as JSON")
     args = parser.parse_args()
@@ -85,7 +86,7 @@ def main() -> int:
 
         started = time.perf_counter()
         summary = run_video(clip, Path(folder) / "out.mp4", recognizer, batch_size=8, detect_every=args.detect_every,
-                            embed_every=args.embed_every, progress=sample)
+                            embed_every=args.embed_every, scan_every=args.scan_every, progress=sample)
         seconds = time.perf_counter() - started
     done, rss = (np.array(v, np.float64) for v in zip(*samples))
     warm = done >= 0.1 * frames
@@ -93,6 +94,7 @@ def main() -> int:
     report = {
         "video": str(args.video), "frames": summary.frames, "minutes": round(frames / fps / 60, 2),
         "height": args.height, "detect_every": args.detect_every, "embed_every": args.embed_every,
+        "scan_every": args.scan_every,
         "seconds": round(seconds, 1), "fps": round(summary.frames / seconds, 2), "faces": summary.faces,
         "rss_mb_at_10pct": round(float(rss[warm][0]), 1), "rss_mb_at_end": round(float(rss[-1]), 1),
         "rss_mb_peak": round(float(rss.max()), 1), "growth_mb_per_1000_frames": round(slope, 3),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sphereapp import __version__
 from sphereapp.core.errors import SphereappError
-from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
+from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
 
 log = logging.getLogger("sphereapp")
 
@@ -36,6 +36,9 @@ def add_speed_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embed-every", type=int, default=DEFAULT_EMBED_EVERY, metavar="N",
                         help="embed a face followed from detection to detection on every N-th one and keep its "
                         f"embedding in between; 1 = every detection (slower; default: {DEFAULT_EMBED_EVERY})")
+    parser.add_argument("--scan-every", type=int, default=DEFAULT_SCAN_EVERY, metavar="S",
+                        help="search whole frames for faces on every S-th detection and only near the faces found "
+                        f"there on the others; 1 = whole frames every time (slower; default: {DEFAULT_SCAN_EVERY})")
 
 
 def add_gallery_option(parser: argparse.ArgumentParser, help_text: str) -> None:

@@ -21,7 +21,7 @@ from sphereapp.core.gallery import (
     open_gallery,
 )
 from sphereapp.core.pipeline import Recognizer, RunSummary, run_video
-from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
+from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
 from sphereapp.core.video import probe
 
 log = logging.getLogger("sphereapp")
@@ -93,7 +93,8 @@ def annotate_video(
 
 def run(args: argparse.Namespace) -> int:
     probe(args.video)  # a missing or unreadable video is reported before the models load
-    check_positive(batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every)
+    check_positive(batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every,
+                   scan_every=args.scan_every)
     output = check_output_path(args.output)
     json_path = check_output_path(args.json) if args.json else None
     components = components_from(args, args.detect_max_side)
@@ -102,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         args.video, output, components, gallery, args.threshold,
         batch_size=args.batch_size, json_path=json_path, show_scores=not args.no_scores,
         tracking=not args.no_tracking, detect_every=args.detect_every, embed_every=args.embed_every,
+        scan_every=args.scan_every,
     )
     return 0
 
@@ -113,7 +115,7 @@ def demo(args: argparse.Namespace) -> int:
     components = components_from(args)
     gallery = load_gallery(str(DEMO_GALLERY), components)
     annotate_video(DEMO_VIDEO, output, components, gallery, None, detect_every=DEFAULT_DETECT_EVERY,
-                   embed_every=DEFAULT_EMBED_EVERY)
+                   embed_every=DEFAULT_EMBED_EVERY, scan_every=DEFAULT_SCAN_EVERY)
     print(output)
     return 0
 
@@ -154,17 +156,19 @@ def bench(args: argparse.Namespace) -> int:
     if not video.is_file():
         raise InputError(f"video not found: {video}")
     check_positive(frames=args.frames, batch_size=args.batch_size, detect_every=args.detect_every,
-                   embed_every=args.embed_every)
+                   embed_every=args.embed_every, scan_every=args.scan_every)
     if any(height < 16 for height in args.heights):
         raise InputError("every --heights value must be at least 16")
     json_path = check_output_path(args.json) if args.json else None
     components = components_from(args, args.detect_max_side)
     rows = measure(video, components, args.heights, args.frames,
-                   batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every)
+                   batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every,
+                   scan_every=args.scan_every)
     env = environment(components)
     detection = f"--detect-max-side {args.detect_max_side}" if args.detect_max_side else "(full-size detection)"
     print(f"{video.name}; {env['device']}, {env['torch_threads']} torch threads; sphereapp with --batch-size "
-          f"{args.batch_size} --detect-every {args.detect_every} --embed-every {args.embed_every} {detection}; "
+          f"{args.batch_size} --detect-every {args.detect_every} --embed-every {args.embed_every} "
+          f"--scan-every {args.scan_every} {detection}; "
           "frames/s (higher is better)")
     print(format_table(rows))
     if json_path:

@@ -1,15 +1,18 @@
 """FaceDetector: MTCNN batching, shapes, downscaling, and results on real face photos."""
 
+import itertools
 import logging
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from sphereapp.commands import DEMO_VIDEO
 from sphereapp.core import detect as detect_module
 from sphereapp.core.detect import DetectorConfig, Detections, FaceDetector
 from sphereapp.core.mtcnn import detect_faces as real_detect_faces
 from sphereapp.core.errors import SphereappError
+from sphereapp.core.video import VideoReader
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +190,41 @@ def test_max_side_downscale_maps_boxes_back_to_full_resolution(group_detections,
         # A 1-px resampling shift moves a 10-px box a lot; faces of min_face_size and up must agree closely.
         assert best > (0.8 if box[2] - box[0] >= DetectorConfig().min_face_size else 0.5)
         assert (points[:, 0] > box[0]).all() and (points[:, 0] < box[2]).all()
+
+
+@pytest.fixture(scope="module")
+def demo_frames_and_faces(detector) -> tuple[list[np.ndarray], list[Detections]]:
+    """Every 15th of the demo clip's first 120 frames and their faces found by a whole-frame scan."""
+    with VideoReader(DEMO_VIDEO) as reader:
+        frames = [frame.image for frame in itertools.islice(reader, 0, 120, 15)]
+    return frames, detector.detect(frames)
+
+
+def test_search_near_expected_boxes_finds_the_scanned_faces(detector, demo_frames_and_faces):
+    frames, scanned = demo_frames_and_faces
+    assert sum(len(found) for found in scanned) >= 8
+    moved = [found.boxes + 0.12 * (found.boxes[:, 2:3] - found.boxes[:, 0:1]) for found in scanned]  # off by 12%
+    for found, near in zip(scanned, detector.detect_near(frames, moved)):
+        assert len(near) == len(found)
+        for k in range(len(found)):  # the same face (16-50 px wide: 2 px move a box by 0.1 of its side)
+            assert max(iou(found.boxes[k], box) for box in near.boxes) > 0.6
+        side = found.boxes[:, 2] - found.boxes[:, 0]
+        nearest = [np.argmax([iou(box, other) for other in near.boxes]) for box in found.boxes]
+        error = np.abs(near.landmarks[nearest] - found.landmarks).max(axis=(1, 2))
+        assert np.all(error < 0.15 * side)
+
+
+def test_search_finds_nothing_without_expected_boxes_or_far_from_faces(detector, demo_frames_and_faces):
+    frames, scanned = demo_frames_and_faces
+    [nothing] = detector.detect_near(frames[:1], [np.zeros((0, 4), np.float32)])
+    assert_empty(nothing)
+    height, width = frames[0].shape[:2]
+    empty_corner = np.array([[0, height - 40, 40, height]], np.float32)
+    assert not any(iou(box, empty_corner[0]) > 0 for box in scanned[0].boxes)  # the clip has no face there
+    [far] = detector.detect_near(frames[:1], [empty_corner])
+    assert_empty(far)
+
+
+def test_search_needs_one_box_list_per_image(detector, demo_frames_and_faces):
+    with pytest.raises(ValueError):
+        detector.detect_near(demo_frames_and_faces[0][:2], [np.zeros((0, 4), np.float32)])

@@ -124,11 +124,11 @@ def test_ctrl_c_on_the_command_line_says_nothing_was_written(capsys, clip_and_ga
                                                              untrained_model_file):
     real_recognise, calls = Recognizer.recognise, []
 
-    def recognise_then_ctrl_c(self, frames, reuse=None):
+    def recognise_then_ctrl_c(self, frames, *args):
         calls.append(len(frames))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_recognise(self, frames, reuse)
+        return real_recognise(self, frames, *args)
 
     monkeypatch.setattr(Recognizer, "recognise", recognise_then_ctrl_c)
     clip, gallery = clip_and_gallery

@@ -20,10 +20,14 @@ class FakeRecognizer:
 
     def __init__(self, newcomer_from: int | None = None):
         self.calls: list[list[int]] = []
+        self.scanned: list[list[int]] = []  # per call, the frames to scan whole
+        self.before: list[int | None] = []  # per call, the keyframe before its first
         self.newcomer_from = newcomer_from
 
-    def recognise(self, frames, reuse=None):
+    def recognise(self, frames, reuse=None, scanned=None, before=None):
         self.calls.append([f.index for f in frames])
+        self.scanned.append([f.index for f, whole in zip(frames, scanned) if whole])
+        self.before.append(None if before is None else before.index)
         self.reuse = reuse
         results = []
         for f in frames:
@@ -80,7 +84,23 @@ def test_interpolated_faces_are_copies():
     assert out[0][1].faces[0].identity == -1 and out[2][1].faces[0].identity == -1
 
 
-@pytest.mark.parametrize("option", ["every", "embed_every", "batch_size"])
+def test_every_kth_keyframe_is_scanned_and_calls_end_on_a_scanned_one():
+    recognizer = FakeRecognizer()
+    out = list(recognised_frames(frames(11), recognizer, batch_size=2, every=2, scan_every=2))
+    assert recognizer.calls == [[0, 2, 4], [6, 8], [10]]
+    assert recognizer.scanned == [[0, 4], [8], [10]]  # the last frame too: nothing after it to search between
+    assert recognizer.before == [None, 4, 8]
+    assert [f.index for f, _ in out] == list(range(11))
+
+
+def test_the_frames_around_a_scene_cut_are_scanned():
+    recognizer = FakeRecognizer()
+    list(recognised_frames(frames(12, cut_at=5), recognizer, batch_size=8, every=2, scan_every=3))
+    assert recognizer.calls == [[0, 2, 4, 5, 7, 9, 11]]
+    assert recognizer.scanned == [[0, 4, 5, 11]]
+
+
+@pytest.mark.parametrize("option", ["every", "embed_every", "batch_size", "scan_every"])
 def test_rejects_nonpositive_settings(option):
     with pytest.raises(ValueError, match="at least 1"):
         list(recognised_frames(frames(2), FakeRecognizer(), **{option: 0}))

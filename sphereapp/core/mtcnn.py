@@ -86,18 +86,36 @@ def detect_faces(
     and landmarks (K, 5, 2), as float32 numpy arrays."""
     batch = images.permute(0, 3, 1, 2).float().contiguous()
     boxes, image_index = _propose(batch, pnet, min_face_size, thresholds[0], factor)
+    return _refine_and_place(images, rnet, onet, boxes, image_index, thresholds[1:], net_batch)
+
+
+@torch.inference_mode()
+def check_candidates(
+    images: torch.Tensor, rnet: nn.Module, onet: nn.Module, boxes: torch.Tensor, image_index: torch.Tensor, *,
+    thresholds: tuple[float, float], net_batch: int = 512,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Like `detect_faces`, with given candidate boxes (K, 4) of images `image_index` (K,) in place of P-Net's:
+    R-Net and O-Net keep, move and mark the faces among them."""
+    candidates = torch.cat([boxes, torch.ones((len(boxes), 1), device=boxes.device)], dim=1)
+    return _refine_and_place(images, rnet, onet, candidates, image_index, thresholds, net_batch)
+
+
+def _refine_and_place(images: torch.Tensor, rnet: nn.Module, onet: nn.Module, boxes: torch.Tensor,
+                      image_index: torch.Tensor, thresholds: tuple[float, float],
+                      net_batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stages 2 and 3 on the squared candidates `boxes` (K, 5 with score) -> per image (boxes (K, 5), landmarks)."""
     summed = integral(images) if len(boxes) else images
     if len(boxes):  # stage 2: R-Net refines and rejects
         regression, probabilities = refine(rnet, summed, boxes, image_index, 24, net_batch)
-        keep = probabilities[:, 1] > thresholds[1]
+        keep = probabilities[:, 1] > thresholds[0]
         boxes = torch.cat([boxes[keep, :4], probabilities[keep, 1:2]], dim=1)
         image_index, regression = image_index[keep], regression[keep]
         keep = batched_nms(boxes[:, :4], boxes[:, 4], image_index, 0.7)
         boxes, image_index = rerec(bbreg(boxes[keep], regression[keep])), image_index[keep]
-    points = torch.zeros((0, 5, 2), device=batch.device)
+    points = torch.zeros((0, 5, 2), device=images.device)
     if len(boxes):  # stage 3: O-Net refines, rejects and places the landmarks
         regression, landmarks, probabilities = refine(onet, summed, boxes, image_index, 48, net_batch)
-        keep = probabilities[:, 1] > thresholds[2]
+        keep = probabilities[:, 1] > thresholds[1]
         boxes = torch.cat([boxes[keep, :4], probabilities[keep, 1:2]], dim=1)
         image_index, regression, landmarks = image_index[keep], regression[keep], landmarks[keep]
         box_w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
@@ -108,7 +126,7 @@ def detect_faces(
         keep = batched_nms_numpy(boxes[:, :4], boxes[:, 4], image_index, 0.7, "Min")
         boxes, image_index, points = boxes[keep], image_index[keep], points[keep]
     boxes, points, image_index = boxes.cpu().numpy(), points.cpu().numpy(), image_index.cpu().numpy()
-    return [(boxes[image_index == b], points[image_index == b]) for b in range(len(batch))]
+    return [(boxes[image_index == b], points[image_index == b]) for b in range(len(images))]
 
 
 def _propose(batch: torch.Tensor, pnet: nn.Module, min_face_size: int, threshold: float,

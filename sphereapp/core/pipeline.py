@@ -22,6 +22,7 @@ from sphereapp.core.files import replacing
 from sphereapp.core.gallery import Gallery
 from sphereapp.core.match import match
 from sphereapp.core.memory import release_free_memory
+from sphereapp.core.nearby import detect_keyframes
 from sphereapp.core.reuse import EmbeddingReuse
 from sphereapp.core.stride import recognised_frames
 from sphereapp.core.tracking import Tracker, label_faces
@@ -61,13 +62,16 @@ class Recognizer:
         self.gallery = gallery
         self.threshold = threshold
 
-    def recognise(self, frames: Sequence[Frame], reuse: EmbeddingReuse | None = None) -> list[FrameResult]:
+    def recognise(self, frames: Sequence[Frame], reuse: EmbeddingReuse | None = None,
+                  scanned: Sequence[bool] | None = None, before: FrameResult | None = None) -> list[FrameResult]:
         """Recognise every face of every frame; one detector call and one embedding batch per call.
 
         With `reuse` (the frames follow the ones it saw last), faces it links to the previous frame's faces keep
-        their embeddings instead of being aligned and embedded again.
+        their embeddings instead of being aligned and embedded again. With `scanned`, only the frames it marks are
+        searched whole for faces, the others near the faces of those (core/nearby.py; `before`: the result of the
+        scanned frame before the first).
         """
-        detections = self.detector.detect([frame.image for frame in frames])
+        detections = detect_keyframes(self.detector, frames, scanned, before)
         if reuse is None:
             embeddings = self._embed_faces([(frame.image, det.landmarks) for frame, det in zip(frames, detections)])
         else:
@@ -134,6 +138,7 @@ def run_video(
     tracking: bool = True,
     detect_every: int = 1,
     embed_every: int = 1,
+    scan_every: int = 1,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunSummary:
@@ -142,7 +147,9 @@ def run_video(
     With `tracking`, faces are linked into tracks and named from each track's recent scores (core/tracking.py);
     without it, every frame is named on its own. `detect_every` k > 1 detects and embeds every k-th frame and
     interpolates the faces in between (core/stride.py); `embed_every` n > 1 embeds a face followed from keyframe
-    to keyframe only on every n-th of them and reuses its embedding in between (core/reuse.py).
+    to keyframe only on every n-th of them and reuses its embedding in between (core/reuse.py); `scan_every` s > 1
+    scans whole frames for faces on every s-th keyframe only and searches near their faces on the others
+    (core/nearby.py).
 
     Nothing is left at `output_path` or `json_path` unless the whole run succeeds; `should_stop` returning True
     cancels the run (raises `KeyboardInterrupt` after cleaning up).
@@ -158,7 +165,8 @@ def run_video(
             BackgroundSink(lambda item: writer.write(draw_faces(*item[:2], show_scores=show_scores), item[2])) as sink,
         ):
             done = 0
-            for frame, result in recognised_frames(decoded, recognizer, batch_size, detect_every, embed_every):
+            for frame, result in recognised_frames(decoded, recognizer, batch_size, detect_every, embed_every,
+                                                   scan_every):
                 if should_stop is not None and should_stop():
                     raise KeyboardInterrupt("cancelled")
                 if tracker is not None:

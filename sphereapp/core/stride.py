@@ -2,17 +2,20 @@
 
 Keyframes (positions 0, k, 2k, ... and the last frame; and the two frames on either side of a scene cut,
 core/cuts.py, after which the count starts again) go through the full recognizer, `batch_size` of them per
-call. For a frame at fraction t between keyframes A and B, faces of A and B paired by box IoU (Hungarian,
-`match_boxes`) are placed at the linear interpolation of their boxes, landmarks and gallery scores; a face only
-in A is kept while t < 1/2, a face only in B appears from t >= 1/2. Detection and embedding cost drop k-fold;
-the tracker that names faces afterwards still sees every frame. It looks ahead to B, so it serves files (CLI,
-export, benchmarks), not the live player.
+call. With `scan_every` s > 1, only every s-th keyframe (and the first, the last and those around a cut) is
+scanned whole for faces; the keyframes in between are searched near the faces of the scanned ones on either side
+(core/nearby.py). For a frame at fraction t between keyframes A and B, faces of A and B paired by box IoU
+(Hungarian, `match_boxes`) are placed at the linear interpolation of their boxes, landmarks and gallery scores; a
+face only in A is kept while t < 1/2, a face only in B appears from t >= 1/2. Detection and embedding cost drop
+k-fold; the tracker that names faces afterwards still sees every frame. It looks ahead to B, so it serves files
+(CLI, export, benchmarks), not the live player.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,46 +31,63 @@ if TYPE_CHECKING:
 KEY_MIN_IOU = 0.2  # faces move between keyframes: pair them more loosely than frame-to-frame tracks
 
 
+class Role(IntEnum):
+    """What happens to a frame: interpolated, recognised after a search near known faces, or scanned whole."""
+
+    BETWEEN = 0
+    SEARCHED = 1
+    SCANNED = 2
+
+
 def recognised_frames(
-    frames: Iterable[Frame], recognizer: Recognizer, batch_size: int = 8, every: int = 1, embed_every: int = 1
+    frames: Iterable[Frame], recognizer: Recognizer, batch_size: int = 8, every: int = 1, embed_every: int = 1,
+    scan_every: int = 1,
 ) -> Iterator[tuple[Frame, FrameResult]]:
-    """(frame, result) for every frame, in order; detection and embedding on every `every`-th frame only, and a
-    face followed from keyframe to keyframe embedded on every `embed_every`-th of them only (core/reuse.py)."""
-    if min(every, batch_size, embed_every) < 1:
-        raise ValueError(f"every, batch_size and embed_every must be at least 1, not {every}, {batch_size} and "
-                         f"{embed_every}")
+    """(frame, result) for every frame, in order; detection and embedding on every `every`-th frame only, a whole
+    frame scanned for faces on every `scan_every`-th of those only, and a face followed from keyframe to keyframe
+    embedded on every `embed_every`-th of them only (core/reuse.py)."""
+    if min(every, batch_size, embed_every, scan_every) < 1:
+        raise ValueError(f"every, batch_size, embed_every and scan_every must be at least 1, not {every}, "
+                         f"{batch_size}, {embed_every} and {scan_every}")
     reuse = EmbeddingReuse(embed_every) if embed_every > 1 else None
-    anchor: tuple[Frame, FrameResult] | None = None  # the last keyframe handed out
-    window: list[tuple[Frame, bool]] = []  # frames after the anchor, each with "is a keyframe"
-    keys, since_key, last_thumbnail = 0, every, None
+    anchor: tuple[Frame, FrameResult] | None = None  # the last keyframe handed out, always a scanned one
+    window: list[tuple[Frame, Role]] = []  # frames after the anchor
+    keys, since_key, since_scan, last_thumbnail = 0, every, scan_every, None
     for frame in frames:
-        is_key = since_key >= every
-        if every > 1:  # interpolation never spans a scene cut: the frames on both sides of it are keyframes
+        role = Role.BETWEEN
+        if since_key >= every:
+            role = Role.SCANNED if since_scan >= scan_every else Role.SEARCHED
+        if every > 1 or scan_every > 1:  # nothing spans a scene cut: the frames on both sides of it are scanned
             small = thumbnail(frame.image)
             if is_cut(last_thumbnail, small):
-                is_key = True
-                if window and not window[-1][1]:
-                    window[-1], keys = (window[-1][0], True), keys + 1
+                role = Role.SCANNED
+                if window and window[-1][1] != Role.SCANNED:
+                    keys += window[-1][1] == Role.BETWEEN
+                    window[-1] = (window[-1][0], Role.SCANNED)
             last_thumbnail = small
-        window.append((frame, is_key))
-        keys += is_key
-        since_key = 1 if is_key else since_key + 1
-        if keys >= batch_size:
+        window.append((frame, role))
+        if role:
+            keys, since_key = keys + 1, 1
+            since_scan = 1 if role == Role.SCANNED else since_scan + 1
+        else:
+            since_key += 1
+        if keys >= batch_size and role == Role.SCANNED:
             anchor = yield from _release(window, anchor, recognizer, reuse)
             window, keys = [], 0
     if window:
-        window[-1] = (window[-1][0], True)  # the last frame is always detected: nothing to interpolate towards
+        window[-1] = (window[-1][0], Role.SCANNED)  # the last frame is scanned: nothing to interpolate towards
         yield from _release(window, anchor, recognizer, reuse)
 
 
-def _release(window: list[tuple[Frame, bool]], anchor: tuple[Frame, FrameResult] | None, recognizer: Recognizer,
+def _release(window: list[tuple[Frame, Role]], anchor: tuple[Frame, FrameResult] | None, recognizer: Recognizer,
              reuse: EmbeddingReuse | None):
     """Recognise the window's keyframes in one call, yield every frame of it; return the last keyframe."""
-    key_frames = [frame for frame, is_key in window if is_key]
-    results = iter(recognizer.recognise(key_frames, reuse))
+    key_frames = [frame for frame, role in window if role]
+    scanned = [role == Role.SCANNED for _, role in window if role]
+    results = iter(recognizer.recognise(key_frames, reuse, scanned, None if anchor is None else anchor[1]))
     between: list[Frame] = []
-    for frame, is_key in window:
-        if not is_key:
+    for frame, role in window:
+        if not role:
             between.append(frame)
             continue
         current = (frame, next(results))

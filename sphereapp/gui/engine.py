@@ -37,7 +37,7 @@ from sphereapp.core.gallery import (
 from sphereapp.core.modelfile import default_model_path
 from sphereapp.core.pipeline import FrameResult, Recognizer, run_video
 from sphereapp.core.reuse import EmbeddingReuse
-from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY
+from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
 from sphereapp.core.tracking import Tracker
 from sphereapp.gui.frame_source import FrameSource
 from sphereapp.gui.overlay import Overlay, render
@@ -339,7 +339,7 @@ class RecognitionWorker(QObject):
         try:
             summary = run_video(
                 request.video, request.output, recognizer, batch_size=EXPORT_BATCH_SIZE,
-                detect_every=DEFAULT_DETECT_EVERY, embed_every=DEFAULT_EMBED_EVERY,
+                detect_every=DEFAULT_DETECT_EVERY, embed_every=DEFAULT_EMBED_EVERY, scan_every=DEFAULT_SCAN_EVERY,
                 model_name=self.components.model_name, show_scores=request.show_scores,
                 progress=lambda done, total: self.exportProgress.emit(done, total),
                 should_stop=request.stop.is_set,
