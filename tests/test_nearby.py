@@ -1,9 +1,10 @@
 """Keyframes searched near the faces of scanned ones: where faces are expected, and which frames are scanned."""
 
 import numpy as np
+import pytest
 
 from sphereapp.core.detect import Detections
-from sphereapp.core.nearby import detect_keyframes, expected_boxes
+from sphereapp.core.nearby import detect_keyframes, expected_boxes, pair_faces, typical_move
 from sphereapp.core.pipeline import FaceResult, FrameResult
 from sphereapp.core.video import Frame
 
@@ -12,11 +13,22 @@ def box(x: float, side: float = 40.0) -> np.ndarray:
     return np.array([x, 10, x + side, 10 + side], np.float32)
 
 
-def test_paired_faces_move_linearly_and_unpaired_ones_stay_where_they_were():
-    before = np.stack([box(0), box(300)])
-    after = np.stack([box(20), box(600)])  # the first moved 20 px; the second is a different face far away
+def test_paired_faces_move_linearly_and_unpaired_ones_move_as_the_pairs_do():
+    before = np.stack([box(0), box(100), box(300)])
+    after = np.stack([box(20), box(124), box(700)])  # two faces moved 20 and 24 px; the third is a face far away
+    assert sorted(pair_faces(before, after)) == [(0, 0), (1, 1)]
     expected = expected_boxes(before, after, 0.25)
-    np.testing.assert_allclose(expected, np.stack([box(5), box(300), box(600)]))
+    np.testing.assert_allclose(expected, np.stack([box(5), box(106), box(305.5), box(683.5)]))  # median shift 22
+    assert typical_move(before, after) == pytest.approx(22 / 40)
+
+
+def test_faces_pair_by_least_move_within_limits_of_move_and_size():
+    before = np.stack([box(0), box(100)])
+    after = np.stack([box(95), box(10)])  # crossed paths? no: each moved least to the nearer one
+    assert sorted(pair_faces(before, after)) == [(0, 1), (1, 0)]
+    assert pair_faces(box(0)[None], box(0, side=80)[None]) == []  # twice the size: not the same face
+    assert pair_faces(box(0)[None], box(200)[None]) == []  # five widths away
+    assert typical_move(box(0)[None], box(200)[None]) == 0.0
 
 
 def test_no_faces_on_either_side_means_none_expected():
@@ -25,14 +37,14 @@ def test_no_faces_on_either_side_means_none_expected():
 
 
 class FakeDetector:
-    """Finds one face at x = 2 * frame number when scanning (the image holds the number); logs its calls."""
+    """Finds one face at x = speed * frame number when scanning (the image holds the number); logs its calls."""
 
-    def __init__(self):
-        self.scanned, self.searched = [], []
+    def __init__(self, speed: float = 2.0):
+        self.scanned, self.searched, self.speed = [], [], speed
 
     def detect(self, images):
         self.scanned.append([int(image[0, 0, 0]) for image in images])
-        return [self._face(box(2.0 * image[0, 0, 0])) for image in images]
+        return [self._face(box(self.speed * image[0, 0, 0])) for image in images]
 
     def detect_near(self, images, expected):
         self.searched.append([(int(image[0, 0, 0]), boxes.copy()) for image, boxes in zip(images, expected)])
@@ -65,3 +77,10 @@ def test_searched_keyframes_look_between_their_scanned_neighbours_and_after_the_
     np.testing.assert_allclose(searched[12], box(24)[None])  # a third of the way from 16 to 40
     np.testing.assert_allclose(searched[16], box(32)[None])
     assert [float(d.boxes[0, 0]) for d in found] == [8.0, 16.0, 24.0, 32.0, 40.0]  # in frame order
+
+
+def test_keyframes_between_scans_where_faces_move_fast_are_scanned_too():
+    detector = FakeDetector(speed=8.0)  # 64 px between scans 8 frames apart: 1.6 face widths
+    found = detect_keyframes(detector, frames([0, 4, 8]), [True, False, True])
+    assert detector.scanned == [[0, 8], [4]] and detector.searched == []
+    assert [float(d.boxes[0, 0]) for d in found] == [0.0, 32.0, 64.0]
