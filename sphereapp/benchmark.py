@@ -8,6 +8,8 @@ Each resolution is measured on the same clip (the first N frames of the input, r
 3. `sphereapp run`'s pipeline (`run_video`: batched detection, aligned crops, batched flip-fused embedding,
    tracking, H.264 encode with audio), with the same speed options as `sphereapp run`.
 Both recognisers match against the same gallery of random unit vectors: its content does not change the work.
+With `repeat` N > 1 each path runs N times, taking turns, and the median frames/s is reported: on a shared machine
+single runs vary by 10-20%.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import platform
+import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -48,6 +51,7 @@ class BenchRow:
     decode_fps: float
     naive_fps: float
     pipeline_fps: float
+    runs: int = 1  # runs of each path the frames/s are the median of
 
     @property
     def speedup(self) -> float:
@@ -141,9 +145,10 @@ def random_gallery(size: int, dim: int, seed: int = 0) -> Gallery:
     return Gallery([f"p{k}" for k in range(size)], [(128, 128, 128)] * size, vectors)
 
 
-def bench(source: str | Path, components: Components, heights: list[int], frames: int, **options) -> list[BenchRow]:
-    """Measure decode, naive and pipeline frames/s at each height on the first `frames` frames of `source`
-    (`options` go to run_video)."""
+def bench(source: str | Path, components: Components, heights: list[int], frames: int, repeat: int = 1,
+          **options) -> list[BenchRow]:
+    """Measure decode, naive and pipeline frames/s at each height on the first `frames` frames of `source`, each
+    the median of `repeat` runs (`options` go to run_video)."""
     gallery = random_gallery(GALLERY_SIZE, components.embedder.info.embedding_size)
     threshold = components.embedder.info.threshold
     rows = []
@@ -152,10 +157,13 @@ def bench(source: str | Path, components: Components, heights: list[int], frames
         for height in heights:
             clip = work / f"clip_{height}.mp4"
             width, count, fps = scaled_clip(source, height, frames, clip)
-            decoded = decode_fps(clip)
-            naive, naive_faces = naive_fps(clip, components, gallery.embeddings, threshold, work / "naive.mp4")
-            fast, faces = pipeline_fps(clip, components, gallery, threshold, work / "pipeline.mp4", **options)
-            rows.append(BenchRow(width, height, count, fps, faces / count, naive_faces / count, decoded, naive, fast))
+            runs = [(decode_fps(clip),
+                     *naive_fps(clip, components, gallery.embeddings, threshold, work / "naive.mp4"),
+                     *pipeline_fps(clip, components, gallery, threshold, work / "pipeline.mp4", **options))
+                    for _ in range(repeat)]
+            decoded, naive, naive_faces, fast, faces = (statistics.median(values) for values in zip(*runs))
+            rows.append(BenchRow(width, height, count, fps, faces / count, naive_faces / count, decoded, naive, fast,
+                                 repeat))
     return rows
 
 

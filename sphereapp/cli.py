@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--heights", type=int, nargs="+", default=[360], metavar="PX",
                        help="frame heights to rescale the clip to (default: 360)")
     bench.add_argument("--frames", type=int, default=60, metavar="N", help="frames to measure (default: 60)")
+    bench.add_argument("--repeat", type=int, default=1, metavar="N",
+                       help="run each path N times, taking turns, and report the median (default: 1)")
     bench.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     add_speed_options(bench)
     add_model_options(bench)

@@ -155,21 +155,21 @@ def bench(args: argparse.Namespace) -> int:
     video = Path(args.video) if args.video else DEMO_VIDEO
     if not video.is_file():
         raise InputError(f"video not found: {video}")
-    check_positive(frames=args.frames, batch_size=args.batch_size, detect_every=args.detect_every,
-                   embed_every=args.embed_every, scan_every=args.scan_every)
+    check_positive(frames=args.frames, repeat=args.repeat, batch_size=args.batch_size,
+                   detect_every=args.detect_every, embed_every=args.embed_every, scan_every=args.scan_every)
     if any(height < 16 for height in args.heights):
         raise InputError("every --heights value must be at least 16")
     json_path = check_output_path(args.json) if args.json else None
     components = components_from(args, args.detect_max_side)
-    rows = measure(video, components, args.heights, args.frames,
+    rows = measure(video, components, args.heights, args.frames, args.repeat,
                    batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every,
                    scan_every=args.scan_every)
     env = environment(components)
     detection = f"--detect-max-side {args.detect_max_side}" if args.detect_max_side else "(full-size detection)"
     print(f"{video.name}; {env['device']}, {env['torch_threads']} torch threads; sphereapp with --batch-size "
           f"{args.batch_size} --detect-every {args.detect_every} --embed-every {args.embed_every} "
-          f"--scan-every {args.scan_every} {detection}; "
-          "frames/s (higher is better)")
+          f"--scan-every {args.scan_every} {detection}; frames/s (higher is better)"
+          + (f", medians of {args.repeat} runs" if args.repeat > 1 else ""))
     print(format_table(rows))
     if json_path:
         write_report(json_path, rows, env, video)

@@ -10,12 +10,12 @@ from sphereapp.cli import main
 
 def test_bench_measures_decode_naive_and_pipeline(untrained_model_file, tmp_path, capsys, one_torch_thread):
     out = tmp_path / "bench.json"
-    code = main(["bench", "--frames", "3", "--heights", "96", "--model", str(untrained_model_file),
+    code = main(["bench", "--frames", "3", "--heights", "96", "--repeat", "2", "--model", str(untrained_model_file),
                  "--device", "cpu", "--json", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
     [row] = report["rows"]
-    assert (row["height"], row["frames"]) == (96, 3) and row["width"] % 2 == 0
+    assert (row["height"], row["frames"], row["runs"]) == (96, 3, 2) and row["width"] % 2 == 0
     assert min(row["decode_fps"], row["naive_fps"], row["pipeline_fps"]) > 0
     assert row["speedup_vs_naive"] == pytest.approx(row["pipeline_fps"] / row["naive_fps"], rel=0.01)
     assert report["environment"]["device"] == "cpu"
@@ -27,6 +27,8 @@ def test_bench_rejects_bad_arguments(untrained_model_file, tmp_path, capsys):
     assert "video not found" in capsys.readouterr().err
     assert main(["bench", "--frames", "0", "--model", str(untrained_model_file)]) == 2
     assert "--frames" in capsys.readouterr().err
+    assert main(["bench", "--repeat", "0", "--model", str(untrained_model_file)]) == 2
+    assert "--repeat" in capsys.readouterr().err
 
 
 def test_table_shows_the_ratios():
