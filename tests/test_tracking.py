@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sphereapp.core.pipeline import FaceResult, frame_log
-from sphereapp.core.tracking import Tracker, box_iou, label_faces
+from sphereapp.core.tracking import Tracker, box_iou, label_faces, pair_faces
 
 THRESHOLD = 0.5
 
@@ -146,3 +146,15 @@ def test_two_tracks_never_carry_one_name_in_a_frame():
         assert right.similarity == pytest.approx(0.6)
     label_faces([left, right], 0.65)  # a new threshold: person 1 is out of reach for the right face
     assert (left.identity, right.identity) == (0, -1) and right.similarity == pytest.approx(0.7)
+
+
+def test_faces_pair_by_least_move_within_limits_of_move_and_size():
+    def box(x: float, side: float = 40.0) -> np.ndarray:
+        return np.array([x, 10, x + side, 10 + side], np.float32)
+
+    before, after = np.stack([box(0), box(100)]), np.stack([box(95), box(10)])
+    assert sorted(pair_faces(before, after, 4.0, 1.5)) == [(0, 1), (1, 0)]  # each to the nearer one
+    assert pair_faces(before, after, 0.1, 1.5) == []  # they moved 0.25 and 0.125 widths
+    assert pair_faces(box(0)[None], box(0, side=80)[None], 4.0, 1.5) == []  # twice the size: not the same face
+    assert pair_faces(box(0)[None], box(200)[None], 4.0, 1.5) == []  # five widths away
+    assert pair_faces(np.zeros((0, 4), np.float32), box(0)[None], 4.0, 1.5) == []

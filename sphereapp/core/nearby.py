@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+
+from sphereapp.core.tracking import pair_faces
 
 if TYPE_CHECKING:
     from sphereapp.core.detect import Detections, FaceDetector
@@ -31,27 +32,10 @@ PAIR_MAX_SCALE = 1.5  # most a face's width changes from one scanned keyframe to
 FAST_MOVE = 1.2
 
 
-def pair_faces(before: np.ndarray, after: np.ndarray) -> list[tuple[int, int]]:
-    """One-to-one pairs (i, j) of boxes before[i], after[j] of the same face, with the least total centre move in
-    face widths (Hungarian), each within PAIR_MAX_MOVE and PAIR_MAX_SCALE. Small faces in a crowd move more than
-    their width between keyframes, where pairing by overlap fails."""
-    if len(before) == 0 or len(after) == 0:
-        return []
-    width_before, width_after = before[:, 2] - before[:, 0], after[:, 2] - after[:, 0]
-    centres_before, centres_after = (before[:, :2] + before[:, 2:]) / 2, (after[:, :2] + after[:, 2:]) / 2
-    mean_width = np.maximum((width_before[:, None] + width_after[None]) / 2, 1e-6)
-    move = np.linalg.norm(centres_before[:, None] - centres_after[None], axis=2) / mean_width
-    scale = np.maximum(width_before[:, None], width_after[None]) / np.maximum(
-        np.minimum(width_before[:, None], width_after[None]), 1e-6)
-    allowed = (move <= PAIR_MAX_MOVE) & (scale <= PAIR_MAX_SCALE)
-    rows, cols = linear_sum_assignment(np.where(allowed, move, PAIR_MAX_MOVE * 1e3))
-    return [(int(i), int(j)) for i, j in zip(rows, cols) if allowed[i, j]]
-
-
 def typical_move(before: np.ndarray, after: np.ndarray) -> float:
     """Median centre move of the faces `pair_faces` pairs between boxes `before` and `after`, in face widths (0 when
     none pair)."""
-    pairs = pair_faces(before, after)
+    pairs = pair_faces(before, after, PAIR_MAX_MOVE, PAIR_MAX_SCALE)
     if not pairs:
         return 0.0
     i, j = np.array(pairs).T
@@ -65,7 +49,7 @@ def expected_boxes(before: np.ndarray, after: np.ndarray, t: float) -> np.ndarra
     each pair (`pair_faces`) moved linearly; each unpaired box moved as the pairs move (their median shift: a
     camera pan or a crowd moves faces together), or left where it was when nothing paired."""
     before, after = np.asarray(before, np.float32).reshape(-1, 4), np.asarray(after, np.float32).reshape(-1, 4)
-    pairs = pair_faces(before, after)
+    pairs = pair_faces(before, after, PAIR_MAX_MOVE, PAIR_MAX_SCALE)
     shift = np.zeros(4, np.float32)
     if pairs:
         shift = np.median([after[j] - before[i] for i, j in pairs], axis=0).astype(np.float32)

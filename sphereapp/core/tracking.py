@@ -56,6 +56,23 @@ def match_boxes(a: np.ndarray, b: np.ndarray, min_iou: float) -> list[tuple[int,
     return [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(iou, maximize=True)) if iou[i, j] >= min_iou]
 
 
+def pair_faces(before: np.ndarray, after: np.ndarray, max_move: float, max_scale: float) -> list[tuple[int, int]]:
+    """One-to-one pairs (i, j) of boxes before[i], after[j] with the least total centre move in face widths
+    (Hungarian), each moved at most `max_move` widths and changed in width by at most the ratio `max_scale`. Small
+    faces in a crowd can move more than their width between keyframes, where pairing by overlap fails."""
+    if len(before) == 0 or len(after) == 0:
+        return []
+    width_before, width_after = before[:, 2] - before[:, 0], after[:, 2] - after[:, 0]
+    centres_before, centres_after = (before[:, :2] + before[:, 2:]) / 2, (after[:, :2] + after[:, 2:]) / 2
+    mean_width = np.maximum((width_before[:, None] + width_after[None]) / 2, 1e-6)
+    move = np.linalg.norm(centres_before[:, None] - centres_after[None], axis=2) / mean_width
+    scale = np.maximum(width_before[:, None], width_after[None]) / np.maximum(
+        np.minimum(width_before[:, None], width_after[None]), 1e-6)
+    allowed = (move <= max_move) & (scale <= max_scale)
+    rows, cols = linear_sum_assignment(np.where(allowed, move, max_move * 1e3 + 1e3))
+    return [(int(i), int(j)) for i, j in zip(rows, cols) if allowed[i, j]]
+
+
 @dataclass
 class Track:
     """One face followed over frames: its last box, its recent score vectors and how many frames it was missed."""
