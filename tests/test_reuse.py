@@ -60,7 +60,20 @@ def test_a_new_face_is_embedded_at_once_and_the_others_keep_theirs():
 
 def test_a_face_that_jumped_is_embedded_again():
     reuse, embed = EmbeddingReuse(every=4), NumberedEmbeddings()
-    out = reuse.embeddings([SCENE] * 2, [faces(0), faces(30)], embed)  # IoU 10/70 < 0.5
+    out = reuse.embeddings([SCENE] * 2, [faces(0), faces(70)], embed)  # moved 1.75 widths
+    assert numbers(out) == [0, 1]
+
+
+def test_a_quick_face_that_no_longer_overlaps_keeps_its_embedding():
+    reuse, embed = EmbeddingReuse(every=4), NumberedEmbeddings()
+    out = reuse.embeddings([SCENE] * 3, [faces(0, 100), faces(45, 100), faces(90, 100)], embed)  # 1.1 widths a step
+    assert numbers(out) == [0, 1, 0, 1, 0, 1] and embed.calls == [2]
+
+
+def test_a_face_that_doubled_in_size_is_embedded_again():
+    reuse, embed = EmbeddingReuse(every=4), NumberedEmbeddings()
+    big = Detections(np.array([[0, 10, 80, 90]], np.float32), np.ones(1, np.float32), np.full((1, 5, 2), 40.0))
+    out = reuse.embeddings([SCENE] * 2, [faces(0), big], embed)
     assert numbers(out) == [0, 1]
 
 
