@@ -63,10 +63,11 @@ def test_not_a_video_is_a_one_line_error(capsys, tmp_path, untrained_model_file)
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_nonpositive_speed_option_is_a_one_line_error(capsys, tmp_path, untrained_model_file):
-    code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "o.mp4", "--detect-every", "0",
+@pytest.mark.parametrize("option", ["--detect-every", "--embed-every", "--scan-every"])
+def test_nonpositive_speed_option_is_a_one_line_error(capsys, tmp_path, untrained_model_file, option):
+    code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "o.mp4", option, "0",
                            "--model", untrained_model_file)
-    assert code == 2 and "--detect-every must be at least 1" in error_line(err)
+    assert code == 2 and f"{option} must be at least 1" in error_line(err)
 
 
 def test_output_folder_missing(capsys, tmp_path, untrained_model_file):
