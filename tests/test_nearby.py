@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sphereapp.core.detect import Detections
-from sphereapp.core.nearby import detect_keyframes, expected_boxes, typical_move
+from sphereapp.core.nearby import FollowingSearch, detect_keyframes, expected_boxes, typical_move
 from sphereapp.core.pipeline import FaceResult, FrameResult
 from sphereapp.core.video import Frame
 
@@ -74,3 +74,25 @@ def test_keyframes_between_scans_where_faces_move_fast_are_scanned_too():
     found = detect_keyframes(detector, frames([0, 4, 8]), [True, False, True])
     assert detector.scanned == [[0, 8], [4]] and detector.searched == []
     assert [float(d.boxes[0, 0]) for d in found] == [0.0, 32.0, 64.0]
+
+
+def test_a_player_scans_every_kth_frame_and_searches_near_the_last_one_in_between():
+    search, plan = FollowingSearch(scan_every=4, max_gap=3), []
+    for frame in frames([0, 1, 2, 3, 4, 5, 7, 20, 21]):  # a skip of 2 frames, then a jump of 13
+        before = search.before(frame)
+        plan.append(None if before is None else before.index)
+        search.remember(FrameResult(frame.index, frame.time, []))
+    assert plan == [None, 0, 1, 2, None, 4, 5, None, 20]
+
+
+def test_a_player_scans_after_a_scene_cut():
+    search = FollowingSearch(scan_every=4)
+    dark, bright = frames([0])[0], Frame(index=1, time=0.1, image=np.full((4, 4, 3), 250, np.uint8))
+    assert search.before(dark) is None
+    search.remember(FrameResult(0, 0.0, []))
+    assert search.before(bright) is None
+
+
+def test_a_player_search_needs_positive_settings():
+    with pytest.raises(ValueError, match="at least 1"):
+        FollowingSearch(scan_every=0)

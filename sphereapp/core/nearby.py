@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sphereapp.core.cuts import CUT_LEVEL, is_cut, thumbnail
 from sphereapp.core.tracking import pair_faces
 
 if TYPE_CHECKING:
@@ -99,3 +100,37 @@ def _expected_at(index: int, anchors: list[tuple[int, np.ndarray]]) -> np.ndarra
     if typical_move(boxes_a, boxes_b) > FAST_MOVE:
         return None
     return expected_boxes(boxes_a, boxes_b, (index - start) / (stop - start))
+
+
+class FollowingSearch:
+    """For frames recognised one at a time as a player shows them (no look-ahead): which to scan whole, and for the
+    others the result of the frame just before, whose faces to search near.
+
+    A frame is searched when the last recognised frame is at most `max_gap` frames before it, in the same shot
+    (core/cuts.py), and fewer than `scan_every` - 1 frames were searched since the last scan; otherwise it is
+    scanned, so a newcomer is found within `scan_every` recognised frames.
+    """
+
+    def __init__(self, scan_every: int = 4, max_gap: int = 3, cut_level: float = CUT_LEVEL):
+        if scan_every < 1 or max_gap < 1:
+            raise ValueError(f"scan_every and max_gap must be at least 1, not {scan_every} and {max_gap}")
+        self.scan_every, self.max_gap, self.cut_level = scan_every, max_gap, cut_level
+        self._last: FrameResult | None = None
+        self._last_thumbnail: np.ndarray | None = None
+        self._searched = 0  # frames searched since the last scan
+
+    def before(self, frame: Frame) -> FrameResult | None:
+        """The result to search near for `frame`; None: scan it whole."""
+        small = thumbnail(frame.image)
+        follows = (self._last is not None and 0 < frame.index - self._last.index <= self.max_gap
+                   and not is_cut(self._last_thumbnail, small, self.cut_level))
+        self._last_thumbnail = small
+        if not follows or self._searched + 1 >= self.scan_every:
+            self._searched = 0
+            return None
+        self._searched += 1
+        return self._last
+
+    def remember(self, result: FrameResult) -> None:
+        """The result of the frame `before` was last asked about."""
+        self._last = result
