@@ -36,5 +36,5 @@ EOF
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true; } | tee "$OUT/gpu.txt"
 bench() { $PYTHON -m sphereapp bench "$CLIP" --model "$MODEL" --device "$DEVICE" --frames "$FRAMES" "$@"; }
 bench --heights 360 720 1080 --json "$OUT/bench_default.json" 2>&1 | tee "$OUT/bench_default.log"
-bench --heights 360 720 1080 --detect-every 1 --embed-every 1 --json "$OUT/bench_every_frame.json" 2>&1 \
+bench --heights 360 720 1080 --detect-every 1 --embed-every 1 --scan-every 1 --json "$OUT/bench_every_frame.json" 2>&1 \
     | tee "$OUT/bench_every_frame.log"
