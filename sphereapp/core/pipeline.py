@@ -68,7 +68,7 @@ class Recognizer:
 
     def recognise(self, frames: Sequence[Frame], reuse: EmbeddingReuse | None = None,
                   scanned: Sequence[bool] | None = None, before: FrameResult | None = None) -> list[FrameResult]:
-        """Recognise every face of every frame; one detector call and one embedding batch per call.
+        """Recognise every face of every frame; batched detection and one embedding batch per call.
 
         With `reuse` (the frames follow the ones it saw last), faces it links to the previous frame's faces keep
         their embeddings instead of being aligned and embedded again. With `scanned`, only the frames it marks are
