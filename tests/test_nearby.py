@@ -96,3 +96,14 @@ def test_a_player_scans_after_a_scene_cut():
 def test_a_player_search_needs_positive_settings():
     with pytest.raises(ValueError, match="at least 1"):
         FollowingSearch(scan_every=0)
+
+
+def test_a_frame_with_only_a_frame_before_is_searched_where_its_faces_were():
+    detector = FakeDetector()
+    before = FrameResult(3, 0.3, [FaceResult(box(6), 0.99, np.zeros((5, 2), np.float32), np.zeros(2, np.float32))])
+    found = detect_keyframes(detector, frames([4]), [False], before)  # as the app's player asks, no look-ahead
+    assert detector.scanned == [] and len(detector.searched) == 1
+    [(index, boxes)] = detector.searched[0]
+    assert index == 4
+    np.testing.assert_allclose(boxes, box(6)[None])
+    assert float(found[0].boxes[0, 0]) == 6.0

@@ -12,7 +12,7 @@ scanned after all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,27 +65,26 @@ def detect_keyframes(detector: FaceDetector, frames: Sequence[Frame], scanned: S
                      before: FrameResult | None = None) -> list[Detections]:
     """Faces of consecutive keyframes: `scanned[i]` (default: every frame) is scanned whole, the others searched
     near the faces expected there from the nearest scanned keyframes on either side, or scanned as well where the
-    faces move fast between those (`FAST_MOVE`); `before` is the result of the scanned keyframe before the first."""
+    faces move fast between those (`FAST_MOVE`); `before` is the result of the keyframe before the first, if any
+    (`recognised_frames` passes a scanned one; the app's player the frame it recognised just before)."""
     images = [frame.image for frame in frames]
     if scanned is None or all(scanned):
         return detector.detect(images)
     found: list[Detections | None] = [None] * len(frames)
-    scan_at = [i for i, whole in enumerate(scanned) if whole]
-    for i, detections in zip(scan_at, detector.detect([images[i] for i in scan_at])):
-        found[i] = detections
+
+    def fill(at: list[int], detect: Callable[[list[np.ndarray]], list[Detections]]) -> None:
+        if at:
+            for i, detections in zip(at, detect([images[i] for i in at])):
+                found[i] = detections
+
+    fill([i for i, whole in enumerate(scanned) if whole], detector.detect)
     anchors = [(frame.index, detections.boxes) for frame, detections in zip(frames, found) if detections is not None]
     if before is not None:
         anchors.insert(0, (before.index, np.array([face.box for face in before.faces], np.float32).reshape(-1, 4)))
     expected = {i: _expected_at(frames[i].index, anchors) for i, whole in enumerate(scanned) if not whole}
-    fast = [i for i, boxes in expected.items() if boxes is None]
-    if fast:
-        for i, detections in zip(fast, detector.detect([images[i] for i in fast])):
-            found[i] = detections
+    fill([i for i, boxes in expected.items() if boxes is None], detector.detect)  # faces move fast: scan
     search_at = [i for i, boxes in expected.items() if boxes is not None]
-    if search_at:
-        near = detector.detect_near([images[i] for i in search_at], [expected[i] for i in search_at])
-        for i, detections in zip(search_at, near):
-            found[i] = detections
+    fill(search_at, lambda near_images: detector.detect_near(near_images, [expected[i] for i in search_at]))
     return found
 
 

@@ -73,7 +73,7 @@ class Recognizer:
         With `reuse` (the frames follow the ones it saw last), faces it links to the previous frame's faces keep
         their embeddings instead of being aligned and embedded again. With `scanned`, only the frames it marks are
         searched whole for faces, the others near the faces of those (core/nearby.py; `before`: the result of the
-        scanned frame before the first).
+        frame before the first).
         """
         detections = detect_keyframes(self.detector, frames, scanned, before)
         if reuse is None:
