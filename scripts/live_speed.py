@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 
-from sphereapp.benchmark import GALLERY_SIZE, even_width, random_gallery
+from sphereapp.benchmark import even_width, random_recognizer
 from sphereapp.core.components import load_components
 from sphereapp.core.nearby import FollowingSearch
 from sphereapp.core.pipeline import Recognizer
@@ -50,10 +50,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.video.is_file():
         sys.exit(f"video not found: {args.video}")
-    components = load_components(args.model, "auto")
-    info = components.embedder.info
-    recognizer = Recognizer(components.detector, components.embedder,
-                            random_gallery(GALLERY_SIZE, info.embedding_size), info.threshold)
+    recognizer = random_recognizer(load_components(args.model, "auto"))
     with VideoReader(args.video) as reader:
         size = (even_width(reader.info.width, reader.info.height, args.height), args.height)
         frames = [Frame(f.index, f.time, cv2.resize(f.image, size, interpolation=cv2.INTER_AREA))

@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sphereapp.benchmark import GALLERY_SIZE, even_width, random_gallery
+from sphereapp.benchmark import even_width, random_recognizer
 from sphereapp.core.components import load_components
-from sphereapp.core.pipeline import Recognizer, run_video
+from sphereapp.core.pipeline import run_video
 from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
 from sphereapp.core.video import VideoReader, VideoWriter
 
@@ -68,10 +68,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.video.is_file():
         sys.exit(f"video not found: {args.video}")
-    components = load_components(args.model, "auto")
-    info = components.embedder.info
-    recognizer = Recognizer(components.detector, components.embedder,
-                            random_gallery(GALLERY_SIZE, info.embedding_size), info.threshold)
+    recognizer = random_recognizer(load_components(args.model, "auto"))
     with tempfile.TemporaryDirectory(prefix="sphereapp-rss-") as folder:
         clip = Path(folder) / "looped.mp4"
         frames, fps = looped_clip(args.video, clip, args.minutes, args.height)

@@ -145,6 +145,13 @@ def random_gallery(size: int, dim: int, seed: int = 0) -> Gallery:
     return Gallery([f"p{k}" for k in range(size)], [(128, 128, 128)] * size, vectors)
 
 
+def random_recognizer(components: Components) -> Recognizer:
+    """A recognizer on `components` against a `random_gallery` of GALLERY_SIZE people, at the model's threshold."""
+    info = components.embedder.info
+    return Recognizer(components.detector, components.embedder, random_gallery(GALLERY_SIZE, info.embedding_size),
+                      info.threshold)
+
+
 def bench(source: str | Path, components: Components, heights: list[int], frames: int, repeat: int = 1,
           **options) -> list[BenchRow]:
     """Measure decode, naive and pipeline frames/s at each height on the first `frames` frames of `source`, each
