@@ -78,6 +78,21 @@ def test_a_face_appearing_between_keyframes_shows_from_half_way():
     assert counts == [1, 1, 2, 2, 2, 2, 2, 2, 2]  # detected at keyframe 4; shown from t = 1/2 between 0 and 4
 
 
+class QuickFaceRecognizer(FakeRecognizer):
+    """Sees one 40 px face that moves 25 px a frame: keyframes 2 frames apart do not overlap it."""
+
+    def recognise(self, frames, reuse=None, scanned=None, before=None):
+        return [FrameResult(f.index, f.index / 10, [FaceResult(np.array([25.0 * f.index, 0, 25.0 * f.index + 40, 40],
+                                                                        np.float32), 0.99, np.zeros((5, 2), np.float32),
+                                                               np.array([0.9, 0.1], np.float32))]) for f in frames]
+
+
+def test_a_quick_face_that_no_longer_overlaps_is_still_one_face_in_between():
+    out = list(recognised_frames(frames(5), QuickFaceRecognizer(), batch_size=8, every=2))
+    assert [len(result.faces) for _, result in out] == [1] * 5
+    np.testing.assert_allclose(out[1][1].faces[0].box, [25, 0, 65, 40])
+
+
 def test_interpolated_faces_are_copies():
     out = list(recognised_frames(frames(3), FakeRecognizer(), batch_size=4, every=2))
     out[1][1].faces[0].identity = 7

@@ -4,9 +4,9 @@ Faces are detected on every 4th frame and interpolated in between (core/stride.p
 scanned whole for faces and the others are searched only near the faces of the scanned ones (core/nearby.py; scanned
 as well where faces move fast); a face followed from keyframe to keyframe is embedded on every 2nd one
 (core/reuse.py). On hikers_walking (scripts/label_stability.py, shipped model: 521 frames, 3 people enrolled) that
-gives 4 label changes (tracked on every frame: 2), the enrolled people named in 100% of their tracks' frames (98.0%)
-and 87.8% of faces the every-frame label (91.3% when every keyframe is scanned); on the marathon crowd 75.0% (75.1%)
-and no label change. `sphereapp bench --repeat 3` on hikers: 8.2x / 6.7x / 5.3x the naive facenet-pytorch loop at
+gives 3 label changes (tracked on every frame: 2), the enrolled people named in 98.3% of their tracks' frames (98.0%)
+and 88.0% of faces the every-frame label (91.7% when every keyframe is scanned); on the marathon crowd 80.8% and 1
+label change. `sphereapp bench --repeat 3` on hikers: 8.2x / 6.7x / 5.3x the naive facenet-pytorch loop at
 360p / 720p / 1080p on 2 CPU cores, 1.97x real time at 360p; marathon crowd at 360p: 7.1x, 0.97x real time (README:
 Measured).
 """
