@@ -140,7 +140,7 @@ class RecognitionWorker(QObject):
         self._tracked: FrameResult | None = None  # the last frame the tracker named
         self._reuse: EmbeddingReuse | None = None  # embeddings of the faces of the last recognised frame
         self._reuse_index = -1  # that frame
-        self._following = FollowingSearch(LIVE_SCAN_EVERY)  # which frames to scan whole and which to search near the last one's faces
+        self._following = FollowingSearch(LIVE_SCAN_EVERY)  # which frames to scan whole, which to search near
 
     # -- models and gallery -------------------------------------------------------------------------------------
 
