@@ -30,9 +30,9 @@ from sphereapp.core.video import Frame, VideoReader, VideoWriter
 
 UNKNOWN_COLOR = (160, 160, 160)
 TRIM_EVERY = 256  # frames between returns of freed heap memory to the system (core/memory.py): flat RSS
-# x264 preset of the annotated video. Its encoder shares the CPU with the networks: "superfast" takes 38% less time
-# than VideoWriter's "veryfast" at 720p and 1080p for 8-11% larger files and 0.3-0.4 dB less PSNR at CRF 20
-# (hikers clip, README: Measured).
+# x264 preset of the annotated video. Its encoder shares the CPU with the networks: "superfast" takes about 40% less
+# time than VideoWriter's "veryfast" at 720p and 1080p for 8-11% larger files and 0.3-0.4 dB less PSNR at CRF 20
+# (hikers clip; scripts/encode_presets.py).
 OUTPUT_PRESET = "superfast"
 
 
