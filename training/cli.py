@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sphereapp.core.errors import SphereappError
+from training.bank_cli import add_bank_parser
 
 EXIT_USAGE = 2
 EXAMPLES = """examples:
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the prepare, fit, eval, export-onnx, teacher and merge subcommands."""
+    """The argument parser with the prepare, fit, eval, export-onnx, teacher, merge and bank subcommands."""
     parser = argparse.ArgumentParser(
         prog="sphereapp-train", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Prepare face training data, train SphereFace embedders, evaluate them.")
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(commands)
     _add_teacher(commands)
     _add_merge(commands)
+    add_bank_parser(commands, _positive_int)
     return parser
 
 
@@ -66,6 +68,9 @@ def _add_prepare(commands) -> None:
     p.add_argument("--workers", type=_positive_int, default=2, help="image-decoding threads (default: 2)")
     p.add_argument("--min-face-size", type=_positive_int, default=20,
                    help="smallest face to detect, pixels (default: 20)")
+    p.add_argument("--wide", action="store_true",
+                   help="store 112x112 insightface crops (the 112x96 crop plus 8 px each side) instead of 112x96: "
+                        "what the MobileFaceNet teacher reads; training still sees the central 112x96")
     p.set_defaults(run=_run_prepare)
 
 
@@ -124,7 +129,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
 
     options = PrepareOptions(exclude=args.exclude, device=args.device, workers=args.workers,
                              aligned_112x112=args.aligned_112x112, aligned_globs=tuple(args.aligned_glob),
-                             min_face_size=args.min_face_size)
+                             min_face_size=args.min_face_size, crop_width=112 if args.wide else 96)
     prepare(args.src, args.dst, options)
     return 0
 

@@ -96,6 +96,21 @@ class TeacherConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Optional embedding distillation from a bank (`sphereapp-train bank`): each face is drawn as one of its
+    cached views, and the student's embedding, through a learned linear map into the teacher's space, is pulled
+    towards the teacher's embedding of that same view (cosine loss). `selection` says which faces and classes;
+    the margin head sees only the labelled ones. Online augmentation is off: the views are the augmentation.
+    `bank` None or "": off.
+    """
+
+    bank: str | None = None
+    selection: str | None = None
+    weight: float = 1.0
+    unlabelled_per_batch: int = 8
+
+
+@dataclass
 class EvalConfig:
     """LFW View-2 verification during and after training.
 
@@ -118,8 +133,10 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     iterations: int = 28000
+    init: str = ""  # a model file to start the backbone from (a fresh run only; "" = random initialisation)
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -172,6 +189,15 @@ def validate(config: TrainConfig) -> None:
          "data.batch_size must be a multiple of data.samples_per_class when data.balanced is true"),
         (config.log_every > 0 and config.ckpt_every > 0, "log_every and ckpt_every must be positive"),
         (config.schedule.warmup_iters >= 0, "schedule.warmup_iters must be 0 or more"),
+        (not config.distill.bank or bool(config.distill.selection),
+         "distill.bank needs distill.selection (written by 'sphereapp-train bank select')"),
+        (not (config.distill.bank and config.teacher.embeddings),
+         "use either distill.bank or teacher.embeddings, not both"),
+        (not config.distill.bank or 0 <= config.distill.unlabelled_per_batch < config.data.batch_size,
+         "distill.unlabelled_per_batch must be 0 or more and below data.batch_size"),
+        (not config.distill.bank
+         or (config.data.batch_size - config.distill.unlabelled_per_batch) % config.data.samples_per_class == 0,
+         "data.batch_size - distill.unlabelled_per_batch must be a multiple of data.samples_per_class"),
         (all(isinstance(m, int) for m in config.schedule.milestones), "schedule.milestones must be integers"),
         (len(config.augment.blur_sigma) == 2 and len(config.augment.downscale_range) == 2,
          "augment.blur_sigma and augment.downscale_range must be [low, high] pairs"),

@@ -1,7 +1,9 @@
 """`sphereapp-train fit`: the training loop (SGD, warm-up + step/cosine LR, AMP, DDP, exact resume).
 
 One iteration: a batch of prepared crops -> on-device augmentation -> backbone -> head loss
-(+ optional relational distillation) -> SGD step -> per-iteration LR schedule. Checkpoints hold every
+(+ optional relational distillation) -> SGD step -> per-iteration LR schedule. With a distillation bank the
+batch is cached views instead (no online augmentation), the head sees the labelled faces only and every face
+adds the embedding-distillation loss. Checkpoints hold every
 state that draws randomness, and batch b of the data plan depends only on (seed, b), so training
 3 iterations and resuming for 3 more gives the same weights as 6 in one go.
 """
@@ -27,7 +29,7 @@ from tqdm import tqdm
 
 from sphereapp.core.device import describe_device, resolve_device
 from sphereapp.core.errors import InputError
-from sphereapp.core.modelfile import ModelInfo, save_embedder
+from sphereapp.core.modelfile import ModelInfo, load_embedder, save_embedder
 from sphereapp.core.models import build_model, normalize_input
 from training.augment import BatchAugmenter
 from training.checkpoint import (
@@ -37,6 +39,7 @@ from training.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
+from training.bank_data import BankFaces, BankPlan
 from training.config import ScheduleConfig, TeacherConfig, TrainConfig, config_to_dict
 from training.data import BatchPlan, PreparedFaces
 from training.evaluation import read_lfw_pairs
@@ -74,17 +77,25 @@ class _Process:
 
 
 class _Trainee(nn.Module):
-    """Backbone + head as one module, so DDP and torch.compile see a single forward."""
+    """Backbone + head (+ the distillation projector) as one module, so DDP and torch.compile see one forward.
 
-    def __init__(self, backbone: nn.Module, head: nn.Module):
+    The head sees the faces with a label (>= 0) only; the projector maps every face into the teacher's space.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, projector: nn.Module | None = None):
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.projector = projector
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, HeadOutput]:
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, HeadOutput,
+                                                                          torch.Tensor | None]:
         features = self.backbone(images)
         with torch.autocast(images.device.type, enabled=False):  # margins (cos m*theta) need float32
-            return features, self.head(features.float(), labels)
+            labelled = labels >= 0
+            output = self.head(features.float()[labelled], labels[labelled])
+            projected = None if self.projector is None else self.projector(features.float())
+            return features, output, projected
 
 
 def lr_factor(schedule: ScheduleConfig, iterations: int, iteration: int) -> float:
@@ -103,6 +114,12 @@ def relational_distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -
     return F.mse_loss(s @ s.T, t @ t.T)
 
 
+def embedding_distillation_loss(projected: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean cosine distance between the student's embedding mapped into the teacher's space and the teacher's
+    embedding of the same image (feature distillation through a learned linear projector)."""
+    return (1 - F.cosine_similarity(projected.float(), teacher.float(), dim=1)).mean()
+
+
 def fit(config: TrainConfig, data_dir: str | Path | None, out_dir: str | Path, resume: bool = False,
         stop_at: int | None = None) -> FitResult:
     """Train per `config` on prepared data in `data_dir` (default: config.data.train_dir); outputs go to `out_dir`.
@@ -111,9 +128,9 @@ def fit(config: TrainConfig, data_dir: str | Path | None, out_dir: str | Path, r
     after that many iterations, to split a long CPU run into sessions.
     """
     data_dir = data_dir or config.data.train_dir
-    if not data_dir:
-        raise InputError("no training data: pass --data DIR or set data.train_dir in the config")
-    run = _Run(config, Path(data_dir), Path(out_dir), resume)
+    if not data_dir and not config.distill.bank:
+        raise InputError("no training data: pass --data DIR, or set data.train_dir or distill.bank in the config")
+    run = _Run(config, Path(data_dir or "."), Path(out_dir), resume)
     try:
         end = min(config.iterations, stop_at) if stop_at is not None else config.iterations
         run.announce(end)
@@ -151,16 +168,21 @@ class _Run:
         checkpoint = load_checkpoint(self.checkpoint_path) if resume else None
 
         _seed_everything(config.seed)
-        self.dataset = PreparedFaces(data_dir)
+        self.distilling = bool(config.distill.bank)
+        self.dataset = (BankFaces(config.distill.bank, config.distill.selection) if self.distilling
+                        else PreparedFaces(data_dir))
         self.teacher = _load_teacher(config.teacher, len(self.dataset))
         backbone = build_model(config.model.backbone, embedding_size=config.model.embedding_size)
+        if config.init and checkpoint is None:
+            backbone.load_state_dict(_initial_weights(config))
         self.sharded = config.head.shard_classes and self.process.world_size > 1
         if self.sharded:
             head = ShardedSphereFace2(config.model.embedding_size, self.dataset.num_classes, **config.head.params)
         else:
             head = build_head(config.head.name, config.model.embedding_size, self.dataset.num_classes,
                               **config.head.params)
-        self.trainee = _Trainee(backbone, head).to(self.device)
+        projector = nn.Linear(config.model.embedding_size, self.dataset.dim, bias=False) if self.distilling else None
+        self.trainee = _Trainee(backbone, head, projector).to(self.device)
         if config.channels_last:
             self.trainee = self.trainee.to(memory_format=torch.channels_last)
         self.optimizer = _sgd(self.trainee, config)
@@ -179,9 +201,12 @@ class _Run:
             self.network = _data_parallel(self.trainee, self.device, self.sharded)
         if config.compile:
             self.network = torch.compile(self.network)
-        plan = BatchPlan(self.dataset.labels, config.data.batch_size, config.seed, start_batch=self.start,
-                         balanced=config.data.balanced, samples_per_class=config.data.samples_per_class,
-                         rank=self.process.rank, world_size=self.process.world_size)
+        plan = (BankPlan(self.dataset.labels, self.dataset.views, config.data.batch_size,
+                         config.distill.unlabelled_per_batch, config.seed, start_batch=self.start,
+                         samples_per_class=config.data.samples_per_class) if self.distilling else
+                BatchPlan(self.dataset.labels, config.data.batch_size, config.seed, start_batch=self.start,
+                          balanced=config.data.balanced, samples_per_class=config.data.samples_per_class,
+                          rank=self.process.rank, world_size=self.process.world_size))
         loader = DataLoader(self.dataset, batch_sampler=plan, num_workers=config.data.num_workers,
                             pin_memory=self.device.type == "cuda", persistent_workers=config.data.num_workers > 0)
         self.batches = iter(loader)
@@ -213,15 +238,20 @@ class _Run:
 
     def step(self, iteration: int) -> float:
         """One SGD iteration (0-based `iteration`) and the per-iteration LR update; returns the LR it used."""
-        images, labels, indices = next(self.batches)
-        images = self.augment(images.to(self.device, non_blocking=True))
+        images, labels, extra = next(self.batches)
+        images = images.to(self.device, non_blocking=True)
+        if not self.distilling:  # a bank's views are already augmented, and their targets belong to them
+            images = self.augment(images)
         labels = labels.to(self.device, non_blocking=True)
         self.trainee.head.set_iteration(iteration)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-            features, output = self.network(normalize_input(images), labels)
+            features, output, projected = self.network(normalize_input(images), labels)
         loss, distill = output.loss, None
-        if self.teacher is not None:
-            teacher = torch.from_numpy(np.asarray(self.teacher[indices.numpy()], np.float32)).to(self.device)
+        if self.distilling:
+            distill = self.config.distill.weight * embedding_distillation_loss(projected, extra.to(self.device))
+            loss = loss + distill
+        elif self.teacher is not None:
+            teacher = torch.from_numpy(np.asarray(self.teacher[extra.numpy()], np.float32)).to(self.device)
             distill = self.config.teacher.weight * relational_distillation_loss(features, teacher)
             loss = loss + distill
         self.optimizer.zero_grad(set_to_none=True)
@@ -230,7 +260,7 @@ class _Run:
         self.scaler.update()
         lr = self.scheduler.get_last_lr()[0]
         self.scheduler.step()
-        self.log.accumulate(output, labels, distill, features)
+        self.log.accumulate(output, labels[labels >= 0], distill, features)
         return lr
 
     def save(self, iteration: int) -> None:
@@ -241,9 +271,12 @@ class _Run:
             head_state, optimizer_state = states
             save_checkpoint(self.checkpoint_path, {
                 "iteration": iteration, "model": self.trainee.backbone.state_dict(),
-                "head": head_state, "optimizer": optimizer_state,
+                "head": head_state, "optimizer": optimizer_state, "projector": self._projector_state(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "rng": rng,
                 "config": config_to_dict(self.config)})
+
+    def _projector_state(self) -> dict | None:
+        return None if self.trainee.projector is None else self.trainee.projector.state_dict()
 
     def _head_and_optimizer_states(self) -> tuple[dict, dict] | None:
         """What to checkpoint of the head and the optimizer; a sharded head's classes are gathered to the
@@ -290,6 +323,8 @@ class _Run:
         if self.sharded:
             head_state, optimizer_state = self.trainee.head.local_states(head_state, optimizer_state, self.optimizer)
         self.trainee.head.load_state_dict(head_state)
+        if self.trainee.projector is not None:
+            self.trainee.projector.load_state_dict(checkpoint["projector"])
         self.optimizer.load_state_dict(optimizer_state)
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.scaler.load_state_dict(checkpoint["scaler"])
@@ -355,6 +390,15 @@ def _gather(state: dict, process: _Process) -> list[dict]:
     return states
 
 
+def _initial_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
+    """The backbone weights of the model file `config.init` (float32); InputError when it is another network."""
+    model, info = load_embedder(config.init)
+    if (info.architecture, info.embedding_size) != (config.model.backbone, config.model.embedding_size):
+        raise InputError(f"init '{config.init}' is a {info.architecture} ({info.embedding_size}-d); the config "
+                         f"trains a {config.model.backbone} ({config.model.embedding_size}-d)")
+    return model.float().state_dict()
+
+
 def _load_teacher(config: TeacherConfig, rows: int) -> np.ndarray | None:
     """Teacher embeddings (N, T) memory-mapped, one row per line of list.tsv; None without a teacher."""
     if not config.embeddings:
@@ -369,12 +413,19 @@ def _load_teacher(config: TeacherConfig, rows: int) -> np.ndarray | None:
     return embeddings
 
 
-def _model_info(config: TrainConfig, dataset: PreparedFaces, lfw: ProbeResult | None) -> ModelInfo:
+def _model_info(config: TrainConfig, dataset: PreparedFaces | BankFaces, lfw: ProbeResult | None) -> ModelInfo:
     """ModelInfo of the trained backbone: threshold from LFW when it ran, else a placeholder (said in recipe)."""
-    summary = dataset.summary()
-    training_data = (f"{summary.get('images', len(dataset))} crops of {summary.get('people', dataset.num_classes)} "
-                     f"people prepared from '{summary.get('source', dataset.root)}'"
-                     + (f", {summary['excluded_people']} people excluded" if summary.get("excluded_people") else ""))
+    if isinstance(dataset, BankFaces):
+        training_data = dataset.describe()
+    else:
+        summary = dataset.summary()
+        training_data = (f"{summary.get('images', len(dataset))} crops of "
+                         f"{summary.get('people', dataset.num_classes)} people prepared from "
+                         f"'{summary.get('source', dataset.root)}'" + (f", {summary['excluded_people']} people "
+                                                                      "excluded" if summary.get("excluded_people")
+                                                                      else ""))
+    distilled = (f"; embedding distillation from {dataset.teacher} x {config.distill.weight}"
+                 if isinstance(dataset, BankFaces) else "; distilled" if config.teacher.embeddings else "")
     s = config.schedule
     threshold_note = ("threshold: best LFW threshold for the flip-fused cosine" if lfw else
                       f"threshold: placeholder {PLACEHOLDER_THRESHOLD} (no LFW evaluation ran)")
@@ -383,7 +434,8 @@ def _model_info(config: TrainConfig, dataset: PreparedFaces, lfw: ProbeResult | 
               f"SGD lr {config.optim.lr} momentum {config.optim.momentum} wd {config.optim.weight_decay}; "
               f"{s.kind} schedule (warm-up {s.warmup_iters}"
               f"{f', milestones {s.milestones}' if s.kind == 'step' else ''})"
-              f"{'; distilled' if config.teacher.embeddings else ''}; seed {config.seed}; {threshold_note}")
+              f"{distilled}{f'; started from {Path(config.init).name}' if config.init else ''}; seed {config.seed}; "
+              f"{threshold_note}")
     return ModelInfo(
         architecture=config.model.backbone,
         embedding_size=config.model.embedding_size,
@@ -449,7 +501,8 @@ class _MetricsLog:
                 "images_per_s": round(global_batch * self.iterations / (now - self._since), 1),
                 "elapsed_s": round(now - self._started, 1),
             }
-            tqdm.write(f"it {iteration}  loss {row['loss']:.4f}  acc {row['accuracy']:.3f}  "
+            tqdm.write(f"it {iteration}  loss {row['loss']:.4f}  distill {row['distill_loss']:.4f}  "
+                       f"acc {row['accuracy']:.3f}  "
                        f"|feature| {row['feature_norm']:.3g}  lr {row['lr']}  "
                        f"{row['images_per_s']} img/s")
             new = not self.path.is_file()

@@ -24,7 +24,7 @@ import numpy as np
 from sphereapp.core.errors import InputError
 from sphereapp.core.files import replacing, save_npy
 from training.data import CROPS_NAME, LIST_NAME, SUMMARY_NAME, ListEntry, read_list, write_list
-from training.prepare import BOXES_NAME, CROP_SHAPE, normalise_name, read_exclusions, read_name_lines
+from training.prepare import BOXES_NAME, normalise_name, read_exclusions, read_name_lines
 
 COPY_ROWS = 4096  # crops copied at a time
 
@@ -148,8 +148,11 @@ def _write_crops(dst: Path, folders: list[PreparedFolder], kept: list[Pick]) -> 
     """crops.npy and boxes.npy of the kept entries, in order, each written whole then renamed."""
     crops = [np.load(folder.root / CROPS_NAME, mmap_mode="r") for folder in folders]
     boxes = [folder.boxes() for folder in folders]
+    shapes = {c.shape[1:] for c in crops}
+    if len(shapes) > 1:
+        raise InputError(f"the prepared folders hold crops of different sizes {sorted(shapes)}: prepare them alike")
     with replacing(dst / CROPS_NAME) as temporary:
-        out = np.lib.format.open_memmap(temporary, "w+", np.uint8, (len(kept), *CROP_SHAPE))
+        out = np.lib.format.open_memmap(temporary, "w+", np.uint8, (len(kept), *crops[0].shape[1:]))
         for start in range(0, len(kept), COPY_ROWS):
             chunk = kept[start:start + COPY_ROWS]
             out[start:start + len(chunk)] = np.stack([crops[pick.folder][pick.entry.index] for pick in chunk])

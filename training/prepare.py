@@ -1,6 +1,6 @@
 """`sphereapp-train prepare`: a folder-per-identity image tree -> aligned 112x96 crops for training.
 
-Output in DST: `crops.npy` uint8 (N,112,96,3), `list.tsv` (index, source path, label, identity),
+Output in DST: `crops.npy` uint8 (N,112,96,3) (or (N,112,112,3) with `crop_width` 112, the insightface crop), `list.tsv` (index, source path, label, identity),
 `boxes.npy` float32 (N,4) (the chosen face's detector box x1,y1,x2,y2 in the source image; NaN for
 already-aligned input, which is not detected) and `summary.json`. Work in progress lives in
 DST/.prepare-work (the crops and boxes so far and a status per image), so
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from sphereapp.core.align import CROP_SIZE, align_face, center_crop_112x112
+from sphereapp.core.align import CROP_SIZE, WIDE_CROP_SIZE, align_face, center_crop_112x112
 from sphereapp.core.detect import DetectorConfig, FaceDetector, primary_face
 from sphereapp.core.device import resolve_device
 from sphereapp.core.errors import InputError
@@ -52,6 +52,7 @@ class PrepareOptions:
     aligned_112x112: bool = False
     aligned_globs: Sequence[str] = field(default_factory=tuple)
     min_face_size: int = 20
+    crop_width: int = CROP_SIZE[1]  # 112: insightface 112x112 crops (what the MobileFaceNet teacher reads)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def prepare(src: str | Path, dst: str | Path, options: PrepareOptions | None = N
     if finished is not None:
         print(f"'{dst}' is already prepared from '{src}': nothing to do")
         return finished
-    job = _Job.open(dst, src, candidates, job_key)
+    job = _Job.open(dst, src, candidates, job_key, (CROP_SIZE[0], options.crop_width, 3))
     job.run(options)
     return job.finish(excluded)
 
@@ -124,13 +125,16 @@ def read_rgb(path: Path) -> np.ndarray | None:
         return None
 
 
-def aligned_crop(image: np.ndarray) -> np.ndarray:
-    """An already-aligned crop -> 112x96: kept when 112x96, centre-cropped from 112x112 (resized to it first)."""
-    if image.shape[:2] == CROP_SIZE:
+def aligned_crop(image: np.ndarray, width: int = CROP_SIZE[1]) -> np.ndarray:
+    """An already-aligned crop -> 112x96: kept when 112x96, centre-cropped from 112x112 (resized to it first).
+
+    `width` 112: the 112x112 crop itself.
+    """
+    if image.shape[:2] == CROP_SIZE and width == CROP_SIZE[1]:
         return image
-    if image.shape[:2] != (112, 112):
-        image = cv2.resize(image, (112, 112), interpolation=cv2.INTER_AREA)
-    return center_crop_112x112(image)
+    if image.shape[:2] != WIDE_CROP_SIZE:
+        image = cv2.resize(image, WIDE_CROP_SIZE[::-1], interpolation=cv2.INTER_AREA)
+    return image if width == WIDE_CROP_SIZE[1] else center_crop_112x112(image)
 
 
 def primary_detections(images: Sequence[np.ndarray],
@@ -165,7 +169,8 @@ class _Job:
         self.status = np.load(self.work / "status.npy", mmap_mode="r+")
 
     @classmethod
-    def open(cls, dst: Path, src: Path, candidates: list[Candidate], job_key: dict) -> _Job:
+    def open(cls, dst: Path, src: Path, candidates: list[Candidate], job_key: dict,
+             crop_shape: tuple[int, int, int]) -> _Job:
         """Continue the unfinished job in DST, or start one; refuse when DST's unfinished job is another one."""
         work = dst / WORK_DIR
         job_file = work / "job.json"
@@ -175,7 +180,7 @@ class _Job:
                                  f"rerun with the same arguments, or delete '{work}'")
         else:
             work.mkdir(parents=True, exist_ok=True)
-            np.lib.format.open_memmap(work / CROPS_NAME, "w+", np.uint8, (len(candidates), *CROP_SHAPE)).flush()
+            np.lib.format.open_memmap(work / CROPS_NAME, "w+", np.uint8, (len(candidates), *crop_shape)).flush()
             status = np.lib.format.open_memmap(work / "status.npy", "w+", np.int8, (len(candidates),))
             status[:] = PENDING
             status.flush()
@@ -220,12 +225,12 @@ class _Job:
         to_detect = []
         for k, (i, image) in enumerate(zip(chunk, images)):
             if image is not None and self.candidates[i].aligned:
-                faces[k] = aligned_crop(image), np.full(4, np.nan, np.float32)
+                faces[k] = aligned_crop(image, self.crops.shape[2]), np.full(4, np.nan, np.float32)
             elif image is not None:
                 to_detect.append(k)
         if to_detect:
             for k, face in zip(to_detect, primary_detections([images[k] for k in to_detect], detector)):
-                faces[k] = None if face is None else (align_face(images[k], face[1]), face[0])
+                faces[k] = None if face is None else (align_face(images[k], face[1], self.crops.shape[2]), face[0])
         return faces
 
     def finish(self, excluded: list[str]) -> dict:
@@ -237,7 +242,7 @@ class _Job:
         people = sorted({candidates[i].identity for i in kept})
         label_of = {name: label for label, name in enumerate(people)}
         with replacing(self.dst / CROPS_NAME) as temporary:
-            out = np.lib.format.open_memmap(temporary, "w+", np.uint8, (len(kept), *CROP_SHAPE))
+            out = np.lib.format.open_memmap(temporary, "w+", np.uint8, (len(kept), *self.crops.shape[1:]))
             for start in range(0, len(kept), 4096):
                 out[start:start + 4096] = self.crops[kept[start:start + 4096]]
             out.flush()
@@ -282,4 +287,5 @@ def _job_key(src: Path, candidates: list[Candidate], options: PrepareOptions) ->
     digest = hashlib.sha256()
     for candidate in candidates:
         digest.update(json.dumps(asdict(candidate)).encode())
-    return {"source": str(src), "images_sha256": digest.hexdigest(), "min_face_size": options.min_face_size}
+    key = {"source": str(src), "images_sha256": digest.hexdigest(), "min_face_size": options.min_face_size}
+    return key if options.crop_width == CROP_SIZE[1] else {**key, "crop_width": options.crop_width}

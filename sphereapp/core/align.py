@@ -18,6 +18,7 @@ TEMPLATE_112x96 = np.array(
     dtype=np.float32,
 )
 INSIGHTFACE_X_SHIFT = 8  # the 112x112 template is TEMPLATE_112x96 shifted +8 px in x
+WIDE_CROP_SIZE = (112, 112)  # insightface/ArcFace crops: the same face with 8 px more on each side
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -40,15 +41,19 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rotation, translation[:, None]])
 
 
-def align_face(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def align_face(image: np.ndarray, landmarks: np.ndarray, width: int = CROP_SIZE[1]) -> np.ndarray:
     """Warp the face with these 5 landmarks onto TEMPLATE_112x96: uint8 (112,96,3).
 
+    `width` 112 gives the insightface 112x112 crop instead (the template centred, `WIDE_CROP_SIZE`).
     Bilinear sampling, pixels outside the image filled with 0, as MATLAB's imtransform does in the original.
     """
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a uint8 (H,W,3) image, got {image.dtype} {image.shape}")
-    matrix = similarity_transform(landmarks, TEMPLATE_112x96)
-    height, width = CROP_SIZE
+    if width not in (CROP_SIZE[1], WIDE_CROP_SIZE[1]):
+        raise ValueError(f"crop width must be {CROP_SIZE[1]} or {WIDE_CROP_SIZE[1]}, got {width}")
+    template = TEMPLATE_112x96 + np.float32([(width - CROP_SIZE[1]) / 2, 0])
+    matrix = similarity_transform(landmarks, template)
+    height = CROP_SIZE[0]
     return cv2.warpAffine(
         image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )

@@ -1,0 +1,236 @@
+"""Distillation bank: wide crops, cached views + targets, screening, selection, batches and `fit` with a bank."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sphereapp.core.align import TEMPLATE_112x96, align_face
+from sphereapp.core.errors import InputError
+from sphereapp.core.modelfile import load_embedder
+from training import bank as bank_module
+from training.bank import Bank, build_bank
+from training.bank_data import BankFaces, BankPlan
+from training.bank_select import Selection, screen, select
+from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from training.cli import main
+from training.config import load_config
+from training.fit import MODEL_NAME, fit
+from training.prepare import PrepareOptions, prepare
+
+TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny_synthetic.toml"
+PEOPLE, IMAGES_EACH, STRANGERS = 4, 6, 5
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class ColourTeacher:
+    """A stand-in teacher: the crop's mean colour and its left/right balance, mapped to 8 dimensions."""
+
+    name, licence, dim = "colour", "test only", 8
+
+    def __init__(self, fail_after: int | None = None):
+        self.calls, self.fail_after = 0, fail_after
+        self.mixing = np.random.default_rng(0).normal(size=(6, self.dim)).astype(np.float32)
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise KeyboardInterrupt
+        x = crops.astype(np.float32) / 255
+        half = x.shape[2] // 2
+        features = np.concatenate([x.mean(axis=(1, 2)), x[:, :, :half].mean(axis=(1, 2)) - x[:, :, half:].mean(axis=(1, 2))], 1)
+        out = features @ self.mixing
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _images(folder: Path, colour: np.ndarray, count: int, rng: np.random.Generator) -> None:
+    folder.mkdir(parents=True)
+    for index in range(count):
+        image = np.clip(colour + rng.normal(0, 40, (112, 112, 3)), 0, 255).astype(np.uint8)
+        image[:, :40] //= 2  # left and right differ, so a mirrored view is another image
+        Image.fromarray(image).save(folder / f"{index}.png")
+
+
+@pytest.fixture(scope="module")
+def wide_sources(tmp_path_factory) -> dict[str, Path]:
+    """'people': 4 people x 6 aligned 112x112 crops; 'strangers': 5 one-image people, both prepared --wide."""
+    root = tmp_path_factory.mktemp("wide")
+    rng = np.random.default_rng(0)
+    for person in range(PEOPLE):
+        _images(root / "people_src" / f"person_{person}", rng.integers(0, 256, (1, 1, 3)), IMAGES_EACH, rng)
+    for stranger in range(STRANGERS):
+        _images(root / "strangers_src" / f"stranger_{stranger}", rng.integers(0, 256, (1, 1, 3)), 1, rng)
+    options = PrepareOptions(aligned_112x112=True, crop_width=112)
+    prepare(root / "people_src", root / "people", options)
+    prepare(root / "strangers_src", root / "strangers", options)
+    return {"people": root / "people", "strangers": root / "strangers"}
+
+
+@pytest.fixture(scope="module")
+def built_bank(wide_sources, tmp_path_factory) -> Path:
+    return build_bank(tmp_path_factory.mktemp("bank") / "bank", wide_sources, ColourTeacher(), views=3)
+
+
+def test_wide_alignment_is_the_insightface_crop_of_the_same_face():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    landmarks = TEMPLATE_112x96 * 1.3 + np.float32([30, 20])
+    narrow, wide = align_face(image, landmarks), align_face(image, landmarks, width=112)
+    assert wide.shape == (112, 112, 3)
+    assert np.abs(wide[:, 8:104].astype(int) - narrow).max() <= 1
+    with pytest.raises(ValueError):
+        align_face(image, landmarks, width=100)
+
+
+def test_bank_holds_each_view_and_the_teacher_embedding_of_that_view(built_bank, wide_sources):
+    bank = Bank.open(built_bank)
+    crops = np.load(wide_sources["people"] / "crops.npy")
+    assert bank.views.shape == (PEOPLE * IMAGES_EACH + STRANGERS, 3, 112, 112, 3)
+    assert [r.source for r in bank.rows].count("strangers") == STRANGERS
+    np.testing.assert_array_equal(bank.views[0, 0], crops[0])
+    np.testing.assert_array_equal(bank.views[0, 1], crops[0][:, ::-1])
+    assert not np.array_equal(bank.views[0, 2], crops[0])  # augmented
+    flat = np.asarray(bank.views).reshape(-1, 112, 112, 3)
+    np.testing.assert_allclose(np.asarray(bank.targets).reshape(len(flat), -1), ColourTeacher().embed(flat),
+                               atol=1e-6)
+
+
+def test_an_interrupted_build_continues_to_the_same_bank(built_bank, wide_sources, tmp_path, monkeypatch):
+    monkeypatch.setattr(bank_module, "CHUNK", 8)
+    out = tmp_path / "bank"
+    with pytest.raises(KeyboardInterrupt):
+        build_bank(out, wide_sources, ColourTeacher(fail_after=2), views=3)
+    assert not (out / bank_module.BANK_NAME).exists()
+    teacher = ColourTeacher()
+    build_bank(out, wide_sources, teacher, views=3)
+    assert teacher.calls == 2  # 29 rows in chunks of 8: 2 of 4 were done before the interruption
+    whole = build_bank(tmp_path / "whole", wide_sources, ColourTeacher(), views=3)
+    np.testing.assert_array_equal(Bank.open(out).views, Bank.open(whole).views)
+    np.testing.assert_array_equal(Bank.open(out).targets, Bank.open(whole).targets)
+    with pytest.raises(InputError, match="another bank"):
+        build_bank(out, wide_sources, ColourTeacher(), views=2)
+
+
+def test_a_narrow_prepared_folder_is_refused(tmp_path, wide_sources):
+    src = tmp_path / "src" / "p"
+    _images(src, np.zeros((1, 1, 3)), 2, np.random.default_rng(0))
+    prepare(tmp_path / "src", tmp_path / "narrow", PrepareOptions(aligned_112x112=True))
+    with pytest.raises(InputError, match="--wide"):
+        build_bank(tmp_path / "bank", {"narrow": tmp_path / "narrow"}, ColourTeacher())
+
+
+def test_select_classes_distillation_only_faces_and_exclusions(built_bank, tmp_path):
+    rows = Bank.open(built_bank).rows
+    selection, about = select(rows, ["people"], ["strangers"])
+    assert selection.num_classes == PEOPLE and about["distillation_only_faces"] == STRANGERS
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text("Person_1\n")
+    same = tmp_path / "same.tsv"
+    same.write_text("person_2\tperson_3\n")  # one person under two names
+    selection, about = select(rows, ["people"], [], exclude=exclude, same_person=same)
+    assert selection.num_classes == 2 and about["labelled_faces"] == 3 * IMAGES_EACH
+    assert np.bincount(selection.labels).tolist() == [IMAGES_EACH, 2 * IMAGES_EACH]
+    # people below --min-images: distillation-only, or left out with --drop-singletons
+    selection, _ = select(rows, ["people", "strangers"], [])
+    assert np.sum(selection.labels < 0) == STRANGERS
+    selection, _ = select(rows, ["people", "strangers"], [], drop_singletons=["strangers"])
+    assert len(selection.rows) == PEOPLE * IMAGES_EACH
+    with pytest.raises(InputError, match="no source named"):
+        select(rows, ["nobody"], [])
+
+
+def test_screen_drops_a_candidate_that_is_a_held_out_person(built_bank, tmp_path):
+    bank = Bank.open(built_bank)
+    targets = np.array(bank.targets)
+    copy = next(i for i, r in enumerate(bank.rows) if r.source == "strangers")
+    targets[copy] = targets[0]  # stranger_0 "is" person_0
+    doctored = Bank(bank.root, bank.views, targets, bank.rows, bank.teacher)
+    out = tmp_path / "screened.tsv"
+    result = screen(doctored, ["strangers"], "people", None, far=0.01, out=out)
+    with out.open(newline="") as handle:
+        listed = list(csv.DictReader(handle, delimiter="\t"))
+    assert {"stranger_0"} <= {r["identity"] for r in listed} and result["dropped_faces"] == len(listed)
+    assert all(r["nearest"] == "person_0" for r in listed if r["identity"] == "stranger_0")
+    selection, about = select(bank.rows, ["people"], ["strangers"], drop=[out])
+    assert about["screened_rows"] >= 1 and copy not in selection.rows
+
+
+def test_bank_plan_mixes_balanced_people_and_unlabelled_faces():
+    labels = np.array([0] * 6 + [1] * 6 + [2] * 6 + [-1] * 10)
+    plan = BankPlan(labels, views=3, batch_size=10, unlabelled=2, seed=0, samples_per_class=4)
+    for b in range(10):
+        items = plan.global_batch(b)
+        positions, views = np.divmod(items, 3)
+        assert np.sum(labels[positions] < 0) == 2 and set(views) <= {0, 1, 2}
+        counts = np.bincount(labels[positions][labels[positions] >= 0])
+        assert sorted(counts[counts > 0]) == [4, 4]
+    resumed = BankPlan(labels, views=3, batch_size=10, unlabelled=2, seed=0, samples_per_class=4, start_batch=4)
+    assert next(iter(resumed)) == plan.global_batch(4).tolist()
+
+
+def test_bank_faces_give_the_student_view_and_its_target(built_bank, tmp_path):
+    bank = Bank.open(built_bank)
+    selection, _ = select(bank.rows, ["people"], ["strangers"])
+    selection.save(tmp_path / "sel.npz", {})
+    faces = BankFaces(built_bank, tmp_path / "sel.npz")
+    image, label, target = faces[1 * 3 + 2]  # second face, view 2
+    row = selection.rows[1]
+    assert image.shape == (112, 96, 3) and label == selection.labels[1]
+    np.testing.assert_array_equal(image.numpy(), bank.views[row, 2][:, 8:104])
+    np.testing.assert_allclose(target.numpy(), bank.targets[row, 2])
+    with pytest.raises(InputError, match="does not fit"):
+        Selection.load(tmp_path / "sel.npz", bank_rows=3)
+
+
+def _distill_overrides(bank: Path, selection: Path) -> list[str]:
+    return [f"distill.bank={str(bank)!r}", f"distill.selection={str(selection)!r}", "distill.weight=5.0",
+            "distill.unlabelled_per_batch=4", "data.batch_size=12", "data.balanced=true", "data.num_workers=0"]
+
+
+def test_fit_with_a_bank_resumes_exactly_and_keeps_its_projector(built_bank, tmp_path, untrained_model_file):
+    bank = Bank.open(built_bank)
+    selection, _ = select(bank.rows, ["people"], ["strangers"])
+    selection.save(tmp_path / "sel.npz", {})
+    overrides = _distill_overrides(built_bank, tmp_path / "sel.npz") + [
+        "model.backbone=sphereface4", "model.embedding_size=512", f"init={str(untrained_model_file)!r}"]
+    config = load_config(TINY, overrides + ["iterations=4"])
+    whole = fit(config, None, tmp_path / "whole")
+    fit(config, None, tmp_path / "split", stop_at=2)
+    checkpoint = load_checkpoint(tmp_path / "split" / CHECKPOINT_NAME)
+    assert checkpoint["projector"]["weight"].shape == (ColourTeacher.dim, 512)
+    resumed = fit(config, None, tmp_path / "split", resume=True)
+    a, _ = load_embedder(whole.model_path)
+    b, _ = load_embedder(resumed.model_path)
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(x, y)
+    _, info = load_embedder(whole.model_path)
+    assert "embedding distillation from colour" in info.recipe and "started from" in info.recipe
+    assert "distillation-only crops" in info.training_data
+
+
+def test_init_starts_from_the_given_weights(built_bank, tmp_path, untrained_model_file):
+    bank = Bank.open(built_bank)
+    selection, _ = select(bank.rows, ["people"], [])
+    selection.save(tmp_path / "sel.npz", {})
+    overrides = _distill_overrides(built_bank, tmp_path / "sel.npz") + [
+        "model.backbone=sphereface4", "model.embedding_size=512", f"init={str(untrained_model_file)!r}",
+        "distill.unlabelled_per_batch=0",
+        "optim.lr=0.0", "schedule.warmup_iters=0"]
+    result = fit(load_config(TINY, overrides + ["iterations=1"]), None, tmp_path / "run")
+    trained, _ = load_embedder(result.model_path)
+    start, _ = load_embedder(untrained_model_file)
+    for x, y in zip(trained.state_dict().values(), start.state_dict().values()):
+        torch.testing.assert_close(x, y)
+    with pytest.raises(InputError, match="sphereface4"):
+        fit(load_config(TINY, overrides + ["iterations=1", "model.backbone=sphereface20"]), None, tmp_path / "x")
+
+
+def test_bank_cli_errors_are_one_line(capsys, tmp_path):
+    assert main(["bank", "select", str(tmp_path / "missing"), str(tmp_path / "s.npz"), "--labelled", "a"]) == 2
+    assert "is not a built bank" in capsys.readouterr().err
+    assert main(["bank", "build", str(tmp_path / "b"), "--source", "nameonly"]) == 2
+    assert "expected NAME=DIR" in capsys.readouterr().err

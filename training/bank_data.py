@@ -1,0 +1,79 @@
+"""Training batches from a bank: a view of each face, its class (or -1) and the teacher's embedding of that view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from sphereapp.core.align import center_crop_112x112
+from training.bank import Bank
+from training.bank_select import Selection
+from training.data import BatchPlan
+
+
+class BankFaces(Dataset):
+    """Item `position * views + view` -> (uint8 (112,96,3) view as the student sees it, label, target (D,))."""
+
+    def __init__(self, bank_dir: str | Path, selection_path: str | Path):
+        self.bank_dir = Path(bank_dir)
+        bank = Bank.open(self.bank_dir)
+        self.selection = Selection.load(selection_path, len(bank.rows))
+        self.views, self.dim = bank.targets.shape[1:]
+        self.teacher = bank.teacher
+        self.labels = self.selection.labels
+        self.num_classes = self.selection.num_classes
+        self._bank: Bank | None = None  # opened lazily, so each DataLoader worker maps its own view
+
+    def __len__(self) -> int:
+        return len(self.labels) * self.views
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+        if self._bank is None:
+            self._bank = Bank.open(self.bank_dir)
+        position, view = divmod(item, self.views)
+        row = self.selection.rows[position]
+        crop = center_crop_112x112(np.asarray(self._bank.views[row, view]))
+        target = torch.from_numpy(np.array(self._bank.targets[row, view], np.float32))
+        return torch.from_numpy(crop), int(self.labels[position]), target
+
+    def describe(self) -> str:
+        """One line for the model file: what the selection holds and where it came from."""
+        labelled = int(np.sum(self.labels >= 0))
+        return (f"{labelled} labelled crops of {self.num_classes} people + {len(self.labels) - labelled} "
+                f"distillation-only crops, {self.views} views each, from bank '{self.bank_dir.as_posix()}'")
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_bank": None}
+
+
+class BankPlan(Sampler[list[int]]):
+    """Endless batches of BankFaces items; batch b depends only on (seed, b), so a resume continues exactly.
+
+    Each batch holds `batch_size - unlabelled` labelled faces drawn as BatchPlan's balanced batches (P people x
+    K faces) and `unlabelled` distillation-only faces drawn uniformly; every face comes as one random view.
+    """
+
+    def __init__(self, labels: np.ndarray, views: int, batch_size: int, unlabelled: int, seed: int,
+                 start_batch: int = 0, samples_per_class: int = 4):
+        self.labelled = np.flatnonzero(labels >= 0)
+        self.unlabelled = np.flatnonzero(labels < 0)
+        self.unlabelled_count = unlabelled if len(self.unlabelled) else 0
+        self.views, self.seed, self.start_batch = views, seed, start_batch
+        self.people = BatchPlan(labels[self.labelled], batch_size - self.unlabelled_count, seed, balanced=True,
+                                samples_per_class=samples_per_class)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batch = self.start_batch
+        while True:
+            yield self.global_batch(batch).tolist()
+            batch += 1
+
+    def global_batch(self, batch: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, 2, batch])
+        positions = np.concatenate([self.labelled[self.people.global_batch(batch)],
+                                    rng.choice(self.unlabelled, size=self.unlabelled_count)]).astype(np.int64)
+        return positions * self.views + rng.integers(self.views, size=len(positions))
