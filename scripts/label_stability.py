@@ -12,7 +12,7 @@ frames where two faces carry one name (the app names a person on one face a fram
 that rule acted (each face's best person alone would have put one name on two faces: at least one certainly
 wrong), and for the faster settings the agreement with the tracked labels face by face.
 
-    python scripts/label_stability.py --model assets/sphereface20.safetensors \\
+    python scripts/label_stability.py --model sphereapp/assets/sphereface20.safetensors \\
         [--video ../shared/data/video/hikers_walking_640x480.mp4] [--enrol-at 2.0] [--people 3] [--check 3:1 3:2]
 """
 

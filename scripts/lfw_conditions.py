@@ -8,8 +8,8 @@
            (TAR) and of strangers accepted (FAR). Landmarks stay exact, so real small faces, whose landmarks are
            noisier, do somewhat worse.
 
-    python scripts/lfw_conditions.py flip --model assets/sphereface20.safetensors
-    python scripts/lfw_conditions.py small --model assets/sphereface20.safetensors --eyes 4 6 8 12 24 35.2
+    python scripts/lfw_conditions.py flip --model sphereapp/assets/sphereface20.safetensors
+    python scripts/lfw_conditions.py small --model sphereapp/assets/sphereface20.safetensors --eyes 4 6 8 12 24 35.2
 
 Uses the aligned-crop cache of `sphereapp-train eval lfw` (made on first use).
 """

@@ -1,4 +1,4 @@
-"""Rebuild assets/demo/ from ../shared/data/video/hikers_walking_640x480.mp4 (CC BY 2.0, Peter Stevens).
+"""Rebuild sphereapp/assets/demo/ from ../shared/data/video/hikers_walking_640x480.mp4 (CC BY 2.0, Peter Stevens).
 
 The clip is the first 3.5 s, stream-copied (no re-encode, audio kept). The two gallery photos are face crops
 (with margin) from LATER frames of the same video, so the demo recognises people from moments it never saw.
@@ -18,7 +18,7 @@ from sphereapp.core.detect import FaceDetector
 from sphereapp.core.video import VideoReader
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "assets" / "demo"
+DEMO = REPO / "sphereapp" / "assets" / "demo"
 CLIP_SECONDS = 3.5
 # (file stem = gallery name, frame index, which face: the largest one in that frame)
 GALLERY_FRAMES = {"Hiker_in_teal": 119, "Hiker_in_red_cap": 185}

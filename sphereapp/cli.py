@@ -1,4 +1,4 @@
-"""`sphereapp` command line: run, demo, gallery, bench; without a command it opens the desktop app."""
+"""`sphereapp` command line: run, demo, gallery, models, bench; without a command it opens the desktop app."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFA
 
 log = logging.getLogger("sphereapp")
 
-COMMANDS = ("run", "demo", "gallery", "bench")
+COMMANDS = ("run", "demo", "gallery", "models", "bench")
 APP_USAGE = "sphereapp [VIDEO] [--gallery FILE] [--model WEIGHTS]"
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="WEIGHTS", help="embedder weights (.safetensors); default: the shipped model")
+    parser.add_argument("--model", metavar="WEIGHTS",
+                        help="embedder weights: a .safetensors file, or the name of a model in your models folder "
+                        "('sphereapp models' lists them); default: the shipped model")
     parser.add_argument(
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = CUDA when available (default)"
     )
@@ -93,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("new")
     add_gallery_option(rename, "gallery store file (default: your gallery)")
 
+    sub.add_parser("models", help="list the installed models and which one is the default",
+                   description="List the shipped model and those in your models folder ($SPHEREAPP_HOME/models, or "
+                   "the user data folder's models/), with what each file says about itself. Copy a .safetensors "
+                   "file there to use it as --model NAME.")
+
     bench = sub.add_parser("bench", help="frames/s of sphereapp against the naive facenet-pytorch loop",
                            description="Measure decode-only, the naive per-frame/per-face loop and sphereapp's "
                            "pipeline on the same clip at each height; print frames/s and ratios.")
@@ -146,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sphereapp import commands
 
         handler = {"run": commands.run, "demo": commands.demo, "gallery": commands.gallery,
-                   "bench": commands.bench}[args.command]
+                   "models": commands.models, "bench": commands.bench}[args.command]
         return handler(args)
     except SphereappError as error:
         print(f"sphereapp: error: {error}", file=sys.stderr)

@@ -10,8 +10,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sphereapp.core.calibration import describe_threshold
+from sphereapp.core.catalog import installed_models
 from sphereapp.core.components import Components, load_components
 from sphereapp.core.errors import InputError
+from sphereapp.core.locations import shipped_path, user_models_dir
 from sphereapp.core.gallery import (
     Enroller,
     Gallery,
@@ -26,9 +28,8 @@ from sphereapp.core.video import probe
 
 log = logging.getLogger("sphereapp")
 
-ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
-DEMO_VIDEO = ASSETS_DIR / "demo" / "hikers_4s.mp4"
-DEMO_GALLERY = ASSETS_DIR / "demo" / "gallery"
+DEMO_VIDEO = shipped_path("demo", "hikers_4s.mp4")
+DEMO_GALLERY = shipped_path("demo", "gallery")
 
 
 def check_output_path(path: str | Path) -> Path:
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     if not DEMO_VIDEO.is_file():
-        raise InputError(f"demo clip missing: {DEMO_VIDEO} (is this a full checkout?)")
+        raise InputError(f"demo clip missing: {DEMO_VIDEO} (reinstall sphereapp: the package is incomplete)")
     output = check_output_path(args.output)
     components = components_from(args)
     gallery = load_gallery(str(DEMO_GALLERY), components)
@@ -146,6 +147,26 @@ def gallery(args: argparse.Namespace) -> int:
         elif args.gallery_command == "rename":
             store.rename(args.old, args.new)
             print(f"renamed {args.old} to {args.new}")
+    return 0
+
+
+def models(args: argparse.Namespace) -> int:
+    """Print each installed model with what its file says; the default first."""
+    installed = installed_models()
+    print(f"models folder: {user_models_dir()}")
+    if not installed:
+        print("no model is installed: copy a .safetensors model into the models folder, or pass --model FILE")
+    for model in installed:
+        print(f"\n{model.name}{'  (default)' if model.is_default else ''}\n  file: {model.path}")
+        if model.info is None:
+            print(f"  unreadable: {model.problem}")
+            continue
+        info = model.info
+        facts = [("architecture", f"{info.architecture}, {info.embedding_size}-d, id {info.model_id or 'unknown'}"),
+                 ("trained on", info.training_data), ("LFW", info.lfw),
+                 ("threshold", f"{info.threshold:.3f} ({describe_threshold(info.far_curve, info.threshold)})"),
+                 ("licence", info.licence or "not stated in the file")]
+        print("\n".join(f"  {label}: {value}" for label, value in facts if value))
     return 0
 
 

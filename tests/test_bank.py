@@ -18,7 +18,7 @@ from training.bank_select import Selection, screen, select
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.cli import main
 from training.config import load_config
-from training.fit import MODEL_NAME, fit
+from training.fit import fit
 from training.prepare import PrepareOptions, prepare
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny_synthetic.toml"
@@ -148,7 +148,7 @@ def test_screen_drops_a_candidate_that_is_a_held_out_person(built_bank, tmp_path
     targets = np.array(bank.targets)
     copy = next(i for i, r in enumerate(bank.rows) if r.source == "strangers")
     targets[copy] = targets[0]  # stranger_0 "is" person_0
-    doctored = Bank(bank.root, bank.views, targets, bank.rows, bank.teacher)
+    doctored = Bank(bank.root, bank.views, targets, bank.rows, bank.teacher, bank.licence)
     out = tmp_path / "screened.tsv"
     result = screen(doctored, ["strangers"], "people", None, far=0.01, out=out)
     with out.open(newline="") as handle:
@@ -188,6 +188,7 @@ def test_bank_faces_give_the_student_view_and_its_target(built_bank, tmp_path):
 
 def _distill_overrides(bank: Path, selection: Path) -> list[str]:
     return [f"distill.bank={str(bank)!r}", f"distill.selection={str(selection)!r}", "distill.weight=5.0",
+            "distill.relational_weight=1.0",
             "distill.unlabelled_per_batch=4", "data.batch_size=12", "data.balanced=true", "data.num_workers=0"]
 
 
@@ -209,7 +210,7 @@ def test_fit_with_a_bank_resumes_exactly_and_keeps_its_projector(built_bank, tmp
         torch.testing.assert_close(x, y)
     _, info = load_embedder(whole.model_path)
     assert "embedding distillation from colour" in info.recipe and "started from" in info.recipe
-    assert "distillation-only crops" in info.training_data
+    assert "distillation-only crops" in info.training_data and info.licence == "test only: distilled from colour"
 
 
 def test_init_starts_from_the_given_weights(built_bank, tmp_path, untrained_model_file):

@@ -76,7 +76,7 @@ def test_output_folder_missing(capsys, tmp_path, untrained_model_file):
 
 
 def test_no_model_says_so(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("sphereapp.core.components.default_model_path", lambda: None)
+    monkeypatch.setattr("sphereapp.core.catalog.default_model_path", lambda: None)
     code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "o.mp4")
     assert code == 2 and "--model" in error_line(err)
 

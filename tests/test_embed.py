@@ -18,7 +18,6 @@ from sphereapp.core.modelfile import (
     UNCALIBRATED_THRESHOLD,
     ModelInfo,
     compute_model_id,
-    default_model_path,
     load_embedder,
     save_embedder,
 )
@@ -352,14 +351,3 @@ def test_pickled_code_in_a_pt_file_is_never_run(tmp_path):
     torch.save({"fc5.weight": torch.zeros(2, 2), "payload": RunsAShellCommand(marker)}, path)
     assert_one_line_error(path, "never unpickled")
     assert not marker.exists()
-
-
-def test_default_model_path(monkeypatch, tmp_path):
-    assert modelfile.ASSETS_DIR == Path(__file__).resolve().parents[1] / "assets"
-    monkeypatch.setattr(modelfile, "ASSETS_DIR", tmp_path)
-    monkeypatch.delenv("SPHEREAPP_MODEL", raising=False)
-    assert default_model_path() is None
-    (tmp_path / "sphereface20.safetensors").write_bytes(b"")
-    assert default_model_path() == tmp_path / "sphereface20.safetensors"
-    monkeypatch.setenv("SPHEREAPP_MODEL", str(tmp_path / "mine.safetensors"))
-    assert default_model_path() == tmp_path / "mine.safetensors"

@@ -221,7 +221,7 @@ def test_export_cancel_leaves_nothing_then_export_completes(qtbot, window, clip,
 
 
 def test_without_a_model_a_banner_offers_to_choose_one(qtbot, make_window, clip, monkeypatch, untrained_model_file):
-    for module in ("sphereapp.core.components", "sphereapp.gui.engine"):
+    for module in ("sphereapp.core.catalog", "sphereapp.gui.engine"):
         monkeypatch.setattr(f"{module}.default_model_path", lambda: None)
     window = make_window(None)
     qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)

@@ -9,7 +9,7 @@ from sphereapp.commands import DEMO_GALLERY
 from sphereapp.core.calibration import describe_threshold
 from sphereapp.core.components import load_components
 from sphereapp.core.gallery import Enroller
-from sphereapp.core.modelfile import default_model_path
+from sphereapp.core.catalog import default_model_path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -10,12 +10,12 @@ import av
 import numpy as np
 import pytest
 
+from sphereapp.commands import DEMO_VIDEO
 from sphereapp.core.errors import InputError
 from sphereapp.core.video import VideoReader, VideoWriter, probe, rotate_image
 
 WIDTH, HEIGHT, FPS, N_FRAMES = 64, 48, 25, 20
 SAMPLE_RATE = 44100
-DEMO_VIDEO = Path(__file__).resolve().parents[1] / "assets" / "demo" / "hikers_4s.mp4"
 
 
 def gradient(height: int, width: int, index: int) -> np.ndarray:

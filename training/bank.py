@@ -121,15 +121,17 @@ class Bank:
     targets: np.ndarray
     rows: list[BankRow]
     teacher: str
+    licence: str
 
     @classmethod
     def open(cls, root: str | Path) -> Bank:
         root = Path(root)
         if not (root / BANK_NAME).is_file():
             raise InputError(f"'{root}' is not a built bank: run 'sphereapp-train bank' first")
-        teacher = json.loads((root / BANK_NAME).read_text(encoding="utf-8"))["key"]["teacher"]
-        return cls(root, np.load(root / VIEWS_NAME, mmap_mode="r"),
-                   np.load(root / teacher_file(teacher), mmap_mode="r"), read_rows(root / ROWS_NAME), teacher)
+        summary = json.loads((root / BANK_NAME).read_text(encoding="utf-8"))
+        teacher = summary["key"]["teacher"]
+        return cls(root, np.load(root / VIEWS_NAME, mmap_mode="r"), np.load(root / teacher_file(teacher), mmap_mode="r"),
+                   read_rows(root / ROWS_NAME), teacher, summary.get("teacher_licence", ""))
 
 
 def read_rows(path: Path) -> list[BankRow]:

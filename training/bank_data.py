@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +20,12 @@ class BankFaces(Dataset):
     """Item `position * views + view` -> (uint8 (112,96,3) view as the student sees it, label, target (D,))."""
 
     def __init__(self, bank_dir: str | Path, selection_path: str | Path):
-        self.bank_dir = Path(bank_dir)
+        self.bank_dir, self.selection_path = Path(bank_dir), Path(selection_path)
         bank = Bank.open(self.bank_dir)
         self.selection = Selection.load(selection_path, len(bank.rows))
         self.views, self.dim = bank.targets.shape[1:]
         self.teacher = bank.teacher
+        self.licence = f"{bank.licence}: distilled from {bank.teacher}" if bank.licence else ""
         self.labels = self.selection.labels
         self.num_classes = self.selection.num_classes
         self._bank: Bank | None = None  # opened lazily, so each DataLoader worker maps its own view
@@ -43,8 +45,11 @@ class BankFaces(Dataset):
     def describe(self) -> str:
         """One line for the model file: what the selection holds and where it came from."""
         labelled = int(np.sum(self.labels >= 0))
+        about = _read_json(self.selection_path.with_suffix(".json"))
+        left_out = (f"; {about['excluded_rows']} crops of excluded people and {about['screened_rows']} of screened "
+                    "ones left out" if about.get("excluded_rows") or about.get("screened_rows") else "")
         return (f"{labelled} labelled crops of {self.num_classes} people + {len(self.labels) - labelled} "
-                f"distillation-only crops, {self.views} views each, from bank '{self.bank_dir.as_posix()}'")
+                f"distillation-only crops, {self.views} views each, from bank '{self.bank_dir.as_posix()}'{left_out}")
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_bank": None}
@@ -77,3 +82,10 @@ class BankPlan(Sampler[list[int]]):
         positions = np.concatenate([self.labelled[self.people.global_batch(batch)],
                                     rng.choice(self.unlabelled, size=self.unlabelled_count)]).astype(np.int64)
         return positions * self.views + rng.integers(self.views, size=len(positions))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

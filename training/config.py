@@ -99,7 +99,8 @@ class TeacherConfig:
 class DistillConfig:
     """Optional embedding distillation from a bank (`sphereapp-train bank`): each face is drawn as one of its
     cached views, and the student's embedding, through a learned linear map into the teacher's space, is pulled
-    towards the teacher's embedding of that same view (cosine loss). `selection` says which faces and classes;
+    towards the teacher's embedding of that same view (cosine loss); `relational_weight` > 0 also pulls the
+    student's own in-batch cosines towards the teacher's. `selection` says which faces and classes;
     the margin head sees only the labelled ones. Online augmentation is off: the views are the augmentation.
     `bank` None or "": off.
     """
@@ -107,6 +108,7 @@ class DistillConfig:
     bank: str | None = None
     selection: str | None = None
     weight: float = 1.0
+    relational_weight: float = 0.0  # also match the in-batch cosine matrices of the 512-d embeddings
     unlabelled_per_batch: int = 8
 
 

@@ -248,7 +248,10 @@ class _Run:
             features, output, projected = self.network(normalize_input(images), labels)
         loss, distill = output.loss, None
         if self.distilling:
-            distill = self.config.distill.weight * embedding_distillation_loss(projected, extra.to(self.device))
+            targets, d = extra.to(self.device), self.config.distill
+            distill = d.weight * embedding_distillation_loss(projected, targets)
+            if d.relational_weight:
+                distill = distill + d.relational_weight * relational_distillation_loss(features, targets)
             loss = loss + distill
         elif self.teacher is not None:
             teacher = torch.from_numpy(np.asarray(self.teacher[extra.numpy()], np.float32)).to(self.device)
@@ -444,6 +447,7 @@ def _model_info(config: TrainConfig, dataset: PreparedFaces | BankFaces, lfw: Pr
         recipe=recipe,
         lfw=(f"{100 * lfw.report.accuracy:.2f}% +- {100 * lfw.report.std:.2f} (10-fold, "
              f"{Path(config.eval.lfw_dir).as_posix()}/pairs.txt)") if lfw else "",
+        licence=dataset.licence if isinstance(dataset, BankFaces) else "",
     )
 
 

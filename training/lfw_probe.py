@@ -20,7 +20,7 @@ from sphereapp.core.align import CROP_SIZE
 from sphereapp.core.detect import FaceDetector
 from sphereapp.core.errors import InputError
 from sphereapp.core.files import save_npy
-from sphereapp.core.gallery import app_data_dir
+from sphereapp.core.locations import app_data_dir
 from sphereapp.core.models import normalize_input
 from training.evaluation import (
     VerificationPairs,

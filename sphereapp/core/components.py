@@ -8,25 +8,12 @@ from pathlib import Path
 
 import torch
 
+from sphereapp.core.catalog import resolve_model
 from sphereapp.core.detect import DetectorConfig, FaceDetector
 from sphereapp.core.device import describe_device, resolve_device
 from sphereapp.core.embed import Embedder
-from sphereapp.core.errors import ModelFileError
-from sphereapp.core.modelfile import default_model_path
 
 log = logging.getLogger(__name__)
-
-
-def resolve_model_path(model: str | Path | None) -> Path:
-    """The weights to use: the given path, else the shipped default; a clear error when there is none."""
-    if model is not None:
-        return Path(model)
-    default = default_model_path()
-    if default is None:
-        raise ModelFileError(
-            "no model: pass --model WEIGHTS.safetensors (no default SphereFace model is installed yet)"
-        )
-    return default
 
 
 @dataclass
@@ -49,7 +36,7 @@ def load_components(
 ) -> Components:
     """Load the embedder weights and the MTCNN detector on the chosen device and log what is used."""
     torch_device = resolve_device(device)
-    model_path = resolve_model_path(model)
+    model_path = resolve_model(model)
     embedder = Embedder.from_file(model_path, torch_device)
     detector = FaceDetector(DetectorConfig(min_face_size=min_face_size, max_side=detect_max_side), torch_device)
     log.info("device: %s", describe_device(torch_device))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from sphereapp.core.align import align_face
 from sphereapp.core.annotate import identity_color
 from sphereapp.core.errors import InputError, NoFaceError
 from sphereapp.core.images import read_image_rgb
+from sphereapp.core.locations import app_data_dir
 from sphereapp.core.quality import face_warnings, lookalike_warnings
 
 if TYPE_CHECKING:
@@ -38,23 +38,6 @@ Color = tuple[int, int, int]
 
 # ---------------------------------------------------------------------------------------------------------------
 # Where the gallery lives, and what a name may be
-
-
-def app_data_dir() -> Path:
-    """sphereapp's per-user data folder (created): $SPHEREAPP_HOME, else the platform's user data folder."""
-    if home := os.environ.get("SPHEREAPP_HOME"):
-        folder = Path(home).expanduser()
-    elif sys.platform == "win32":
-        folder = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "sphereapp"
-    elif sys.platform == "darwin":
-        folder = Path.home() / "Library" / "Application Support" / "sphereapp"
-    else:
-        folder = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "sphereapp"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the sphereapp data folder '{folder}': {exc.strerror}") from exc
-    return folder
 
 
 def default_gallery_path() -> Path:

@@ -22,10 +22,8 @@ from sphereapp.core.models import available_models, build_model
 
 log = logging.getLogger(__name__)
 
-MODEL_ENV = "SPHEREAPP_MODEL"
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
-DEFAULT_MODEL_FILE = "sphereface20.safetensors"
 TORCH_SUFFIXES = (".pt", ".pth")
+MODEL_SUFFIXES = (".safetensors", *TORCH_SUFFIXES)
 REQUIRED_KEYS = ("architecture", "embedding_size", "threshold", "training_data")
 UNCALIBRATED_THRESHOLD = 0.3  # only for bare .pt state dicts, which carry no calibrated threshold
 MODEL_ID_HEX_CHARS = 16
@@ -44,6 +42,7 @@ class ModelInfo:
     model_id: str = ""  # computed from the tensors by save_embedder / load_embedder
     far_curve: FarCurve = ()  # open-set (threshold, FAR) points (core/calibration.py); () when not calibrated
     calibration: str = ""  # where far_curve was measured, e.g. "LFW open-set, seed 0, ..."
+    licence: str = ""  # terms of use the weights carry (e.g. inherited from a distillation teacher); "" = none stated
 
     def to_metadata(self) -> dict[str, str]:
         """The info as safetensors metadata (str -> str; far_curve as JSON)."""
@@ -53,8 +52,8 @@ class ModelInfo:
         """What the file says about the model, one fact a line, for people (the GUI's "About the model")."""
         lines = [f"{self.architecture}, {self.embedding_size}-d embedding, model id {self.model_id or 'unknown'}"]
         lines += [f"{label}: {value}" for label, value in (
-            ("Trained on", self.training_data), ("Recipe", self.recipe), ("Verification when trained", self.lfw))
-            if value]
+            ("Trained on", self.training_data), ("Recipe", self.recipe), ("Verification when trained", self.lfw),
+            ("Licence", self.licence)) if value]
         meaning = describe_threshold(self.far_curve, self.threshold)
         lines.append(f"Recommended threshold: {self.threshold:.3f} ({meaning}"
                      + (f"; measured on {self.calibration})" if self.calibration else ")"))
@@ -153,12 +152,17 @@ def write_calibration(
     return calibrated
 
 
-def default_model_path() -> Path | None:
-    """$SPHEREAPP_MODEL, else assets/sphereface20.safetensors beside the package when it exists, else None."""
-    if os.environ.get(MODEL_ENV):
-        return Path(os.environ[MODEL_ENV]).expanduser()
-    bundled = ASSETS_DIR / DEFAULT_MODEL_FILE
-    return bundled if bundled.is_file() else None
+def read_model_info(path: str | Path) -> ModelInfo:
+    """What a model file says about itself, without building the network (a .safetensors file's tensors are not
+    read: its model_id is the stored one); ModelFileError when it is not a model file."""
+    path = Path(path)
+    try:
+        if path.suffix in TORCH_SUFFIXES:
+            return _read_torch(path)[1]
+        with safe_open(path, framework="pt", device="cpu") as file:
+            return ModelInfo.from_metadata(file.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelFileError(f"cannot read model '{path}': {_first_line(error)}") from None
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], ModelInfo]:

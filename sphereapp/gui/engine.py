@@ -34,7 +34,7 @@ from sphereapp.core.gallery import (
     add_enrolment,
     clean_name,
 )
-from sphereapp.core.modelfile import default_model_path
+from sphereapp.core.catalog import default_model_path
 from sphereapp.core.nearby import FollowingSearch
 from sphereapp.core.pipeline import FrameResult, Recognizer, run_video
 from sphereapp.core.reuse import EmbeddingReuse

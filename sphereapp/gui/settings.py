@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from sphereapp.core.gallery import app_data_dir
+from sphereapp.core.locations import app_data_dir
 
 SETTINGS_FILE = "settings.ini"
 MAX_RECENT_FILES = 8
