@@ -1,0 +1,90 @@
+"""The people of a video: known people by name, unknown tracks grouped, screen time, appearances, best face."""
+
+import numpy as np
+import pytest
+
+from sphereapp.core.index.people import IndexedFace, PeopleIndexer, face_quality, thumbnail
+
+FPS = 10.0
+FRONTAL = np.array([[30, 40], [60, 40], [45, 55], [33, 70], [57, 70]], np.float32)
+
+
+def unit(seed: int, dim: int = 16) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=dim)
+    return vector / np.linalg.norm(vector)
+
+
+def near(base: np.ndarray, seed: int, noise: float = 0.15) -> np.ndarray:
+    vector = base + noise * np.random.default_rng(seed).normal(size=base.shape)
+    return vector / np.linalg.norm(vector)
+
+
+def face(track: int, embedding: np.ndarray, name: str | None = None, score: float = 0.3, size: float = 90.0,
+         landmarks: np.ndarray = FRONTAL) -> IndexedFace:
+    return IndexedFace(track, name, score, embedding, np.array([10, 10, 10 + size * 0.8, 10 + size], np.float32),
+                       landmarks)
+
+
+def textured(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+
+
+def feed(indexer: PeopleIndexer, frames: dict[int, list[IndexedFace]]) -> None:
+    for index in sorted(frames):
+        indexer.add(index, index / FPS, textured(index), frames[index])
+
+
+def test_known_people_by_name_and_unknown_tracks_grouped_by_likeness():
+    stranger, other, ada = unit(1), unit(2), unit(3)
+    frames: dict[int, list[IndexedFace]] = {}
+    for i in range(0, 10):  # the stranger (track 1), Ada (track 2)
+        frames[i] = [face(1, near(stranger, i)), face(2, near(ada, 100 + i), "Ada", 0.7)]
+    for i in range(30, 40):  # after a cut: the stranger again (track 3) beside someone else (track 4)
+        frames[i] = [face(3, near(stranger, 200 + i)), face(4, near(other, 300 + i))]
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, frames)
+    people = indexer.people()
+    assert [p.label for p in people] == ["Ada", "Unknown 1", "Unknown 2"]  # first appearance; known first on ties
+    by_label = {p.label: p for p in people}
+    assert by_label["Unknown 1"].tracks == (1, 3) and by_label["Unknown 2"].tracks == (4,)
+    assert by_label["Ada"].known and not by_label["Unknown 1"].known
+    assert by_label["Ada"].mean_score == pytest.approx(0.7)
+    assert by_label["Unknown 1"].seconds == pytest.approx(2.0) and by_label["Unknown 1"].faces == 20
+    assert [(a.start, a.end) for a in by_label["Unknown 1"].appearances] == [(0.0, 1.0), (3.0, 4.0)]
+
+
+def test_tracks_on_screen_together_are_never_one_person():
+    twin = unit(5)
+    frames = {i: [face(1, near(twin, i, 0.01)), face(2, near(twin, 50 + i, 0.01))] for i in range(5)}
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, frames)
+    assert sorted(p.tracks for p in indexer.people()) == [(1,), (2,)]
+
+
+def test_short_gaps_join_appearances_and_screen_time_counts_frames():
+    me = unit(7)
+    frames = {i: [face(1, near(me, i))] for i in list(range(0, 5)) + list(range(12, 15)) + list(range(40, 42))}
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, frames)
+    (person,) = indexer.people()
+    assert [(a.start, a.end) for a in person.appearances] == [(0.0, 1.5), (4.0, 4.2)]  # a 0.7 s gap joins
+    assert person.seconds == pytest.approx(1.0)
+
+
+def test_a_track_is_named_by_what_it_was_mostly_called():
+    ada = unit(9)
+    frames = {i: [face(1, near(ada, i), "Ada" if i >= 2 else None, 0.6)] for i in range(6)}
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, frames)
+    assert [p.label for p in indexer.people()] == ["Ada"]
+
+
+def test_the_best_face_is_large_sharp_and_frontal():
+    image = textured()
+    turned = FRONTAL.copy()
+    turned[2, 0] = 58  # the nose near the right eye: a turned head
+    big = face_quality(image, np.array([10, 10, 110, 118]), FRONTAL)
+    assert big > face_quality(image, np.array([10, 10, 40, 46]), FRONTAL)
+    assert big > face_quality(image, np.array([10, 10, 110, 118]), turned)
+    assert big > face_quality(np.full_like(image, 128), np.array([10, 10, 110, 118]), FRONTAL)  # flat: not sharp
+    assert thumbnail(image, np.array([10, 10, 50, 60])).shape[0] == 96
