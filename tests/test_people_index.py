@@ -87,4 +87,51 @@ def test_the_best_face_is_large_sharp_and_frontal():
     assert big > face_quality(image, np.array([10, 10, 40, 46]), FRONTAL)
     assert big > face_quality(image, np.array([10, 10, 110, 118]), turned)
     assert big > face_quality(np.full_like(image, 128), np.array([10, 10, 110, 118]), FRONTAL)  # flat: not sharp
-    assert thumbnail(image, np.array([10, 10, 50, 60])).shape[0] == 96
+    assert thumbnail(image, np.array([10, 10, 50, 60])).shape[0] == 160
+
+
+def sample_index():
+    from sphereapp.core.index.report import VideoIndex
+
+    me, ada = unit(11), unit(12)
+    frames = {i: [face(1, near(me, i)), face(2, near(ada, 50 + i), "Ada", 0.7)] for i in range(10)}
+    frames.update({i: [face(3, near(me, i))] for i in range(40, 45)})
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, frames)
+    return VideoIndex("clip.mp4", 6.0, "sphereface20 (id x)", 0.5, tuple(indexer.people()))
+
+
+def test_index_json_csv_and_html_hold_every_person(tmp_path):
+    from sphereapp.core.index.report import decode_data_uri, read_index, render_html, write_csv, write_json
+
+    index = sample_index()
+    write_json(tmp_path / "index.json", index)
+    data = read_index(tmp_path / "index.json")
+    assert [p["label"] for p in data["people"]] == ["Ada", "Unknown 1"]
+    unknown = data["people"][1]
+    assert unknown["name"] is None and unknown["known"] is False and unknown["faces"] == 15
+    assert unknown["appearances"] == [{"start": 0.0, "end": 1.0}, {"start": 4.0, "end": 4.5}]
+    assert decode_data_uri(unknown["thumbnail"]).shape[0] == 160
+    write_csv(tmp_path / "a.csv", index)
+    assert (tmp_path / "a.csv").read_text().splitlines() == [
+        "label,name,known,start,end", "Ada,Ada,1,0.0,1.0", "Unknown 1,,0,0.0,1.0", "Unknown 1,,0,4.0,4.5"]
+    page = render_html(index)
+    assert page.count('class="person ') == 2 and page.count("<span style=") == 3 and "data:image/jpeg" in page
+
+
+def test_bad_index_files_are_one_line_errors(tmp_path):
+    from sphereapp.core.errors import InputError
+    from sphereapp.core.index.report import decode_data_uri, find_person, read_index
+
+    with pytest.raises(InputError, match="does not exist"):
+        read_index(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(InputError, match="cannot read"):
+        read_index(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"frames": []}')
+    with pytest.raises(InputError, match="not a sphereapp people index"):
+        read_index(tmp_path / "other.json")
+    with pytest.raises(InputError, match="Unknown 1"):
+        find_person({"people": [{"label": "Unknown 1"}]}, "Unknown 7")
+    with pytest.raises(InputError, match="data URI"):
+        decode_data_uri("faces/1.jpg")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-THUMBNAIL_HEIGHT = 96
+THUMBNAIL_HEIGHT = 160  # big enough to enrol the face from (`gallery add-from-index`)
 THUMBNAIL_MARGIN = 0.2  # of the box size, on every side
 SHARPNESS_HALF = 100.0  # Laplacian variance at which sharpness counts half
 FULL_SIZE = 112.0  # a face this tall (px) or taller counts as full size for the thumbnail choice
