@@ -1,4 +1,4 @@
-"""sphereapp's batched MTCNN cascade (core/mtcnn.py) against facenet-pytorch's `MTCNN.detect`: same faces? how fast?
+"""sphereapp's batched MTCNN cascade (core/vision/mtcnn.py) against facenet-pytorch's `MTCNN.detect`: same faces? how fast?
 
 Runs both on the same batches of frames of the shared videos, the group photo and a sample of LFW photos; pairs
 their faces by box IoU and prints per source: faces found by each, faces paired, mean and least IoU, the largest
@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from sphereapp.core.detect import FaceDetector
-from sphereapp.core.tracking import box_iou, match_boxes
-from sphereapp.core.video import VideoReader
+from sphereapp.core.media.video import VideoReader
+from sphereapp.core.recognition.geometry import box_iou, match_boxes
+from sphereapp.core.vision.detect import FaceDetector
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -26,8 +26,8 @@ MODEL=$(mktemp -d)/sphereface20_random_weights.safetensors
 $PYTHON - "$MODEL" <<'EOF'
 import sys
 import torch
-from sphereapp.core.modelfile import ModelInfo, save_embedder
-from sphereapp.core.models import build_model
+from sphereapp.core.vision.modelfile import ModelInfo, save_embedder
+from sphereapp.core.vision.models import build_model
 
 torch.manual_seed(0)
 save_embedder(sys.argv[1], build_model("sphereface20", embedding_size=512),

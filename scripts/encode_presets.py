@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from sphereapp.benchmark import scaled_clip
-from sphereapp.core.video import VideoReader, VideoWriter
+from sphereapp.core.media.video import VideoReader, VideoWriter
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"
 PRESETS = ("veryfast", "superfast", "ultrafast")

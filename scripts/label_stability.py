@@ -27,14 +27,18 @@ from pathlib import Path
 
 import numpy as np
 
-from sphereapp.core.annotate import identity_color
-from sphereapp.core.components import load_components
-from sphereapp.core.gallery import Enroller, Gallery
-from sphereapp.core.match import identity_from_scores
-from sphereapp.core.pipeline import FrameResult, Recognizer
-from sphereapp.core.stride import recognised_frames
-from sphereapp.core.tracking import Tracker, label_faces, match_boxes
-from sphereapp.core.video import VideoReader
+from sphereapp.core.identities.enrol import Enroller
+from sphereapp.core.identities.gallery import Gallery
+from sphereapp.core.identities.match import identity_from_scores
+from sphereapp.core.media.annotate import identity_color
+from sphereapp.core.media.video import VideoReader
+from sphereapp.core.recognition.geometry import match_boxes
+from sphereapp.core.recognition.keyframes import recognised_frames
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.results import FrameResult
+from sphereapp.core.recognition.results import label_faces
+from sphereapp.core.recognition.tracking import Tracker
+from sphereapp.core.vision.components import load_components
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"
 

@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 import torch
 
-from sphereapp.core.align import CROP_SIZE, TEMPLATE_112x96
-from sphereapp.core.embed import Embedder
-from sphereapp.core.modelfile import load_embedder
+from sphereapp.core.vision.align import CROP_SIZE, TEMPLATE_112x96
+from sphereapp.core.vision.embed import Embedder
+from sphereapp.core.vision.modelfile import load_embedder
 from training.evaluation.lfw import evaluate_pairs, read_lfw_pairs
 from training.evaluation.metrics import cosine_scores, verification_report
 from training.lfw_probe import PairsProbe, default_cache_path

@@ -18,12 +18,12 @@ from pathlib import Path
 import cv2
 
 from sphereapp.benchmark import even_width, random_recognizer
-from sphereapp.core.components import load_components
-from sphereapp.core.nearby import FollowingSearch
-from sphereapp.core.pipeline import Recognizer
-from sphereapp.core.reuse import EmbeddingReuse
-from sphereapp.core.speed import DEFAULT_EMBED_EVERY
-from sphereapp.core.video import Frame, VideoReader
+from sphereapp.core.media.video import Frame, VideoReader
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.reuse import EmbeddingReuse
+from sphereapp.core.recognition.search import FollowingSearch
+from sphereapp.core.recognition.speed import DEFAULT_EMBED_EVERY
+from sphereapp.core.vision.components import load_components
 from sphereapp.gui.engine import LIVE_SCAN_EVERY
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"

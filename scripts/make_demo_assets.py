@@ -14,8 +14,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from sphereapp.core.detect import FaceDetector
-from sphereapp.core.video import VideoReader
+from sphereapp.core.media.video import VideoReader
+from sphereapp.core.vision.detect import FaceDetector
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "sphereapp" / "assets" / "demo"

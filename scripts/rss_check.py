@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 
 from sphereapp.benchmark import even_width, random_recognizer
-from sphereapp.core.components import load_components
-from sphereapp.core.pipeline import run_video
-from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
-from sphereapp.core.video import VideoReader, VideoWriter
+from sphereapp.core.drivers.file import run_video
+from sphereapp.core.media.video import VideoReader, VideoWriter
+from sphereapp.core.recognition.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
+from sphereapp.core.vision.components import load_components
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"
 

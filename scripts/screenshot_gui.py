@@ -32,8 +32,9 @@ def wait_until(app, condition: Callable[[], bool], timeout: float, what: str) ->
 def enrol_demo_gallery(gallery: Path, model: str) -> list[str]:
     """Enrol every demo photo (largest face, named after the file) into a fresh gallery file."""
     from sphereapp.commands import DEMO_GALLERY
-    from sphereapp.core.components import load_components
-    from sphereapp.core.gallery import Enroller, GalleryStore
+    from sphereapp.core.identities.enrol import Enroller
+    from sphereapp.core.identities.store import GalleryStore
+    from sphereapp.core.vision.components import load_components
     from sphereapp.gui.engine import photo_name
 
     components = load_components(model, "auto")
@@ -85,7 +86,7 @@ def main() -> int:
     from PySide6.QtGui import QGuiApplication
 
     from sphereapp.commands import DEMO_VIDEO
-    from sphereapp.core.gallery import default_gallery_path
+    from sphereapp.core.identities.store import default_gallery_path
     from sphereapp.gui.app import application, create_window
 
     names = enrol_demo_gallery(default_gallery_path(), args.model)

@@ -1,4 +1,4 @@
-"""What searched keyframes find, against scanning the same frames whole (core/nearby.py).
+"""What searched keyframes find, against scanning the same frames whole (core/recognition/search.py).
 
 Takes every `--every`-th frame of a video as a keyframe (default 4, as `sphereapp run`), scans every 2nd one and
 searches those in between near the faces of the scans on either side (`detect_keyframes`, the fast-motion rule
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sphereapp.core.detect import FaceDetector
-from sphereapp.core.nearby import FAST_MOVE, detect_keyframes, typical_move
-from sphereapp.core.tracking import match_boxes
-from sphereapp.core.video import VideoReader
+from sphereapp.core.media.video import VideoReader
+from sphereapp.core.recognition.geometry import match_boxes
+from sphereapp.core.recognition.search import FAST_MOVE, detect_keyframes, typical_move
+from sphereapp.core.vision.detect import FaceDetector
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"
 BATCH = 9  # keyframes per call: scanned, searched, ..., scanned

@@ -28,11 +28,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sphereapp.core.components import Components
-from sphereapp.core.gallery import Gallery
-from sphereapp.core.models import normalize_input
-from sphereapp.core.pipeline import Recognizer, run_video, write_json_atomic
-from sphereapp.core.video import VideoReader, VideoWriter
+from sphereapp.core.drivers.file import run_video
+from sphereapp.core.files import write_json_atomic
+from sphereapp.core.identities.gallery import Gallery
+from sphereapp.core.media.video import VideoReader, VideoWriter
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.vision.components import Components
+from sphereapp.core.vision.models import normalize_input
 
 GALLERY_SIZE = 10
 NAIVE_FACE_SIZE = (96, 112)  # cv2 (width, height) of the network input

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sphereapp import __version__
 from sphereapp.core.errors import SphereappError
-from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
+from sphereapp.core.recognition.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
 
 log = logging.getLogger("sphereapp")
 

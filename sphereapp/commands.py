@@ -9,22 +9,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sphereapp.core.calibration import describe_threshold
-from sphereapp.core.catalog import installed_models
-from sphereapp.core.components import Components, load_components
+from sphereapp.core.drivers.file import RunSummary, run_video
 from sphereapp.core.errors import InputError
+from sphereapp.core.identities.enrol import Enroller, add_enrolment, open_gallery
+from sphereapp.core.identities.gallery import Gallery
+from sphereapp.core.identities.store import GalleryStore, default_gallery_path
 from sphereapp.core.locations import shipped_path, user_models_dir
-from sphereapp.core.gallery import (
-    Enroller,
-    Gallery,
-    GalleryStore,
-    add_enrolment,
-    default_gallery_path,
-    open_gallery,
-)
-from sphereapp.core.pipeline import Recognizer, RunSummary, run_video
-from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
-from sphereapp.core.video import probe
+from sphereapp.core.media.video import probe
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
+from sphereapp.core.vision.calibration import describe_threshold
+from sphereapp.core.vision.catalog import installed_models
+from sphereapp.core.vision.components import Components, load_components
 
 log = logging.getLogger("sphereapp")
 

@@ -35,8 +35,8 @@ def untrained_model_file(tmp_path_factory) -> Path:
     """A SphereFace-4 with seeded random weights: exercises the pipeline's mechanics, never recognition quality."""
     import torch
 
-    from sphereapp.core.modelfile import ModelInfo, save_embedder
-    from sphereapp.core.models import build_model
+    from sphereapp.core.vision.modelfile import ModelInfo, save_embedder
+    from sphereapp.core.vision.models import build_model
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "untrained_sphereface4.safetensors"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import least_squares
 
-from sphereapp.core.align import (
+from sphereapp.core.vision.align import (
     CROP_SIZE,
     TEMPLATE_112x96,
     align_face,

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sphereapp.core import annotate
-from sphereapp.core.annotate import UNKNOWN_COLOR, FaceLabel, draw_faces, identity_color
+from sphereapp.core.media import annotate
+from sphereapp.core.media.annotate import UNKNOWN_COLOR, FaceLabel, draw_faces, identity_color
 
 NAMES = [f"person {i:02d}" for i in range(18)] + ["Zoë Ødegård", "李小龙"]
 
@@ -41,7 +41,7 @@ def run_length(line: np.ndarray) -> int:
 # --- identity_color --------------------------------------------------------------------------------
 
 def test_colors_are_stable_across_processes_with_different_hash_seeds():
-    script = "from sphereapp.core.annotate import identity_color as c; import sys; " \
+    script = "from sphereapp.core.media.annotate import identity_color as c; import sys; " \
              "print([c(n) for n in sys.argv[1:]])"
     expected = str([identity_color(name) for name in NAMES])
     repo_root = str(Path(__file__).resolve().parents[1])

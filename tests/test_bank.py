@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from sphereapp.core.align import TEMPLATE_112x96, align_face
 from sphereapp.core.errors import InputError
-from sphereapp.core.modelfile import load_embedder
+from sphereapp.core.vision.align import TEMPLATE_112x96, align_face
+from sphereapp.core.vision.modelfile import load_embedder
 from training import bank as bank_module
 from training.bank import Bank, build_bank
 from training.bank_data import BankFaces, BankPlan

@@ -9,11 +9,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from sphereapp.core import modelfile
-from sphereapp.core.calibration import check_far_curve, describe_threshold, far_at
 from sphereapp.core.errors import ModelFileError
-from sphereapp.core.modelfile import ModelInfo, load_embedder, save_embedder, write_calibration
-from sphereapp.core.models import build_model
+from sphereapp.core.vision import modelfile
+from sphereapp.core.vision.calibration import check_far_curve, describe_threshold, far_at
+from sphereapp.core.vision.modelfile import ModelInfo, load_embedder, save_embedder, write_calibration
+from sphereapp.core.vision.models import build_model
 from training.evaluation.openset import FAR_CURVE_POINTS, far_curve_points
 
 CURVE = ((0.1, 1.0), (0.3, 0.1), (0.5, 0.01))

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from sphereapp.cli import main
-from sphereapp.core import catalog
-from sphereapp.core.catalog import default_model_path, installed_models, resolve_model
 from sphereapp.core.errors import ModelFileError
 from sphereapp.core.locations import shipped_path, user_models_dir
+from sphereapp.core.vision import catalog
+from sphereapp.core.vision.catalog import default_model_path, installed_models, resolve_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -76,7 +76,7 @@ def test_output_folder_missing(capsys, tmp_path, untrained_model_file):
 
 
 def test_no_model_says_so(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("sphereapp.core.catalog.default_model_path", lambda: None)
+    monkeypatch.setattr("sphereapp.core.vision.catalog.default_model_path", lambda: None)
     code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "-o", tmp_path / "o.mp4")
     assert code == 2 and "--model" in error_line(err)
 
@@ -157,8 +157,8 @@ def test_enrol_lfw_photos_and_run_on_a_video_of_them(capsys, tmp_path, shared_da
     """
     import numpy as np
 
-    from sphereapp.core.images import read_image_rgb
-    from sphereapp.core.video import VideoWriter
+    from sphereapp.core.media.images import read_image_rgb
+    from sphereapp.core.media.video import VideoWriter
 
     lfw = shared_data / "lfw"
     bush, blair = lfw / "George_W_Bush" / "George_W_Bush_0001.jpg", lfw / "Tony_Blair" / "Tony_Blair_0001.jpg"

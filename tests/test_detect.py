@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 
 from sphereapp.commands import DEMO_VIDEO
-from sphereapp.core import detect as detect_module
-from sphereapp.core.detect import DetectorConfig, Detections, FaceDetector
-from sphereapp.core.mtcnn import detect_faces as real_detect_faces
 from sphereapp.core.errors import SphereappError
-from sphereapp.core.video import VideoReader
+from sphereapp.core.media.video import VideoReader
+from sphereapp.core.vision import detect as detect_module
+from sphereapp.core.vision.detect import Detections, DetectorConfig, FaceDetector
+from sphereapp.core.vision.mtcnn import detect_faces as real_detect_faces
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_equal_sizes_are_chunked_to_batch_size_and_pixel_budget(monkeypatch):
 
 
 def test_device_is_logged(caplog):
-    with caplog.at_level(logging.INFO, logger="sphereapp.core.detect"):
+    with caplog.at_level(logging.INFO, logger="sphereapp.core.vision.detect"):
         FaceDetector()
     assert any("CPU" in record.getMessage() for record in caplog.records)
 

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from sphereapp.core.gallery import GalleryStore
-from sphereapp.core.pipeline import Recognizer, run_video
+from sphereapp.core.drivers.file import run_video
+from sphereapp.core.identities.store import GalleryStore
+from sphereapp.core.recognition.recognizer import Recognizer
 from test_cli import run_cli
 from test_pipeline import GALLERY, FakeDetector, FakeEmbedder
 from test_robust_files import clip_and_gallery, only_files, out_dir  # noqa: F401  (fixtures: pytest finds them here)
@@ -26,7 +27,7 @@ from test_video import N_FRAMES
 ENROLLING_CHILD = """
 import sys
 import numpy as np
-from sphereapp.core.gallery import GalleryStore
+from sphereapp.core.identities.store import GalleryStore
 assert "torch" not in sys.modules, "importing the gallery store should not import torch"
 path, prefix = sys.argv[1:]
 print("started", flush=True)

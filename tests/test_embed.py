@@ -11,17 +11,17 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from sphereapp.core import modelfile
-from sphereapp.core.embed import Embedder
 from sphereapp.core.errors import ModelFileError
-from sphereapp.core.modelfile import (
+from sphereapp.core.vision import modelfile
+from sphereapp.core.vision.embed import Embedder
+from sphereapp.core.vision.modelfile import (
     UNCALIBRATED_THRESHOLD,
     ModelInfo,
     compute_model_id,
     load_embedder,
     save_embedder,
 )
-from sphereapp.core.models import build_model, normalize_input
+from sphereapp.core.vision.models import build_model, normalize_input
 
 SMALL_EMBEDDING = 32  # keeps fc5 (and the files) small
 INFO = ModelInfo("sphereface4", SMALL_EMBEDDING, 0.42, "random weights", recipe="none", lfw="n/a")

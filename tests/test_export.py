@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sphereapp.core.modelfile import load_embedder
+from sphereapp.core.vision.modelfile import load_embedder
 from training import export
 from training.cli import main
 

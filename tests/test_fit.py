@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from sphereapp.core.errors import InputError
-from sphereapp.core.modelfile import load_embedder
+from sphereapp.core.vision.modelfile import load_embedder
 from training.augment import BatchAugmenter
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.cli import main
@@ -215,7 +215,7 @@ def test_training_learns_to_tell_the_people_apart(tiny_data, tmp_path, head, amp
     data = PreparedFaces(tiny_data)
     images = torch.stack([data[i][0] for i in range(len(data))])
     labels = np.array(data.labels)
-    from sphereapp.core.models import normalize_input
+    from sphereapp.core.vision.models import normalize_input
 
     with torch.no_grad():
         embeddings = torch.nn.functional.normalize(model(normalize_input(images)), dim=1).numpy()

@@ -3,7 +3,7 @@
 import numpy as np
 
 from sphereapp.commands import DEMO_VIDEO
-from sphereapp.core.video import VideoReader
+from sphereapp.core.media.video import VideoReader
 from sphereapp.gui.frame_source import FrameSource
 
 

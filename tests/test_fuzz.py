@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from sphereapp.core.errors import SphereappError
-from sphereapp.core.gallery import Enroller
+from sphereapp.core.identities.enrol import Enroller
 from test_gallery import FakeEmbedder, WholeImageDetector
 from test_robust_video import annotate
 from test_video import gradient, make_video

@@ -17,19 +17,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sphereapp.core import gallery as gallery_module
-from sphereapp.core.align import TEMPLATE_112x96
-from sphereapp.core.annotate import identity_color
 from sphereapp.core.errors import InputError, NoFaceError
-from sphereapp.core.gallery import (
-    Enroller,
-    Gallery,
-    GalleryStore,
-    default_gallery_path,
-    open_gallery,
-    photo_files,
-)
-from sphereapp.core.images import read_image_rgb
+from sphereapp.core.identities import store as store_module
+from sphereapp.core.identities.enrol import Enroller, gallery_from_folder, open_gallery
+from sphereapp.core.identities.gallery import Gallery
+from sphereapp.core.identities.photos import photo_files
+from sphereapp.core.identities.store import GalleryStore, default_gallery_path
+from sphereapp.core.media.annotate import identity_color
+from sphereapp.core.media.images import read_image_rgb
+from sphereapp.core.vision.align import TEMPLATE_112x96
 
 def progressive_colors(names):
     """The colours a gallery gives people enrolled in this order: each apart from the ones before it."""
@@ -151,7 +147,7 @@ def test_names_are_trimmed_and_must_be_new_and_non_empty(store_path):
 
 
 def test_rename_keeps_colour_and_remove_deletes(store_path, monkeypatch):
-    monkeypatch.setattr(gallery_module, "identity_color", lambda name, taken=(): (len(name), 0, 0))
+    monkeypatch.setattr(store_module, "identity_color", lambda name, taken=(): (len(name), 0, 0))
     with GalleryStore(store_path) as store:
         add_person(store, "Ada", 1)
         add_person(store, "Bob", 2)
@@ -481,8 +477,8 @@ def make_photo_folder(folder: Path) -> Path:
 
 def test_gallery_from_folder_names_people_after_files(tmp_path, caplog):
     folder = make_photo_folder(tmp_path / "people")
-    with caplog.at_level(logging.WARNING, logger="sphereapp.core.gallery"):
-        snapshot = Gallery.from_folder(folder, Enroller(WholeImageDetector(), FakeEmbedder()))
+    with caplog.at_level(logging.WARNING, logger="sphereapp.core.identities.enrol"):
+        snapshot = gallery_from_folder(folder, Enroller(WholeImageDetector(), FakeEmbedder()))
     assert snapshot.names == ["Ada Lovelace", "Grace Hopper", "Zoë Ünïcode", "张 伟"]
     assert snapshot.colors == progressive_colors(snapshot.names)
     assert snapshot.embeddings.shape == (4, 4) and snapshot.embeddings.dtype == np.float32
@@ -495,11 +491,11 @@ def test_gallery_from_folder_names_people_after_files(tmp_path, caplog):
 def test_gallery_from_folder_errors(tmp_path):
     enroller = Enroller(WholeImageDetector(), FakeEmbedder())
     with pytest.raises(InputError, match="does not exist"):
-        Gallery.from_folder(tmp_path / "nobody", enroller)
+        gallery_from_folder(tmp_path / "nobody", enroller)
     (tmp_path / "faceless").mkdir()
     save(Image.new("RGB", (8, 8)), tmp_path / "faceless" / "black.png")
     with pytest.raises(InputError, match="no face could be enrolled from the 1 photos"):
-        Gallery.from_folder(tmp_path / "faceless", enroller)
+        gallery_from_folder(tmp_path / "faceless", enroller)
 
 
 def test_unreadable_gallery_folder_is_a_one_line_error(tmp_path, monkeypatch):

@@ -18,12 +18,13 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
-from sphereapp.core.device import describe_device, resolve_device
-from sphereapp.core.gallery import GalleryStore
-from sphereapp.core.modelfile import write_calibration
-from sphereapp.core.pipeline import Recognizer, run_video
-from sphereapp.core.speed import DEFAULT_EMBED_EVERY
-from sphereapp.core.video import VideoReader, VideoWriter
+from sphereapp.core.drivers.file import run_video
+from sphereapp.core.identities.store import GalleryStore
+from sphereapp.core.media.video import VideoReader, VideoWriter
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.speed import DEFAULT_EMBED_EVERY
+from sphereapp.core.vision.device import describe_device, resolve_device
+from sphereapp.core.vision.modelfile import write_calibration
 from sphereapp.gui import engine as engine_module
 from sphereapp.gui.engine import EXPORT_BATCH_SIZE
 from sphereapp.gui.export_dialog import progress_text
@@ -221,7 +222,7 @@ def test_export_cancel_leaves_nothing_then_export_completes(qtbot, window, clip,
 
 
 def test_without_a_model_a_banner_offers_to_choose_one(qtbot, make_window, clip, monkeypatch, untrained_model_file):
-    for module in ("sphereapp.core.catalog", "sphereapp.gui.engine"):
+    for module in ("sphereapp.core.vision.catalog", "sphereapp.gui.engine"):
         monkeypatch.setattr(f"{module}.default_model_path", lambda: None)
     window = make_window(None)
     qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)

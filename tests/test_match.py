@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sphereapp.core.match import assign_identities, match
+from sphereapp.core.identities.match import assign_identities, match
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from sphereapp.core.models import SphereFaceNet, available_models, build_model, normalize_input, register_model
-from sphereapp.core.models import registry
-from sphereapp.core.models.sphereface import UNITS_PER_STAGE
+from sphereapp.core.vision.models import SphereFaceNet, available_models, build_model, normalize_input, register_model
+from sphereapp.core.vision.models import registry
+from sphereapp.core.vision.models.sphereface import UNITS_PER_STAGE
 
 
 def on_meta(name: str, **kwargs) -> nn.Module:

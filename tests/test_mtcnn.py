@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from sphereapp.commands import DEMO_VIDEO
-from sphereapp.core.detect import FaceDetector
-from sphereapp.core.mtcnn import cell_edges, crops, integral
-from sphereapp.core.video import VideoReader
+from sphereapp.core.media.video import VideoReader
+from sphereapp.core.vision.detect import FaceDetector
+from sphereapp.core.vision.mtcnn import cell_edges, crops, integral
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from sphereapp.core.detect import Detections
-from sphereapp.core.nearby import FollowingSearch, detect_keyframes, expected_boxes, typical_move
-from sphereapp.core.pipeline import FaceResult, FrameResult
-from sphereapp.core.video import Frame
+from sphereapp.core.media.video import Frame
+from sphereapp.core.recognition.results import FaceResult, FrameResult
+from sphereapp.core.recognition.search import FollowingSearch, detect_keyframes, expected_boxes, typical_move
+from sphereapp.core.vision.detect import Detections
 
 
 def box(x: float, side: float = 40.0) -> np.ndarray:

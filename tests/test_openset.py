@@ -150,7 +150,7 @@ def test_openset_cli_on_a_few_lfw_people(shared_data, tmp_path, untrained_model_
 
 def test_openset_into_writes_the_calibration_keeping_the_weights(shared_data, tmp_path, untrained_model_file,
                                                                  one_torch_thread, capsys):
-    from sphereapp.core.modelfile import load_embedder
+    from sphereapp.core.vision.modelfile import load_embedder
 
     weights = tmp_path / "model.safetensors"
     shutil.copyfile(untrained_model_file, weights)
@@ -176,7 +176,7 @@ def test_openset_into_writes_the_calibration_keeping_the_weights(shared_data, tm
 
 def test_openset_draws_pool_several_seeded_galleries(shared_data, tmp_path, untrained_model_file, one_torch_thread,
                                                     capsys):
-    from sphereapp.core.modelfile import load_embedder
+    from sphereapp.core.vision.modelfile import load_embedder
 
     out, calibrated = tmp_path / "openset.json", tmp_path / "calibrated.safetensors"
     args = ["eval", "openset", "--lfw", str(shared_data / "lfw"), "--weights", str(untrained_model_file),

@@ -6,15 +6,17 @@ import threading
 import numpy as np
 import pytest
 
-from sphereapp.core.align import TEMPLATE_112x96
-from sphereapp.core.detect import Detections
-from sphereapp.core.gallery import Gallery
-from sphereapp.core.pipeline import (
-    UNKNOWN_COLOR, FaceResult, Recognizer, frame_log, run_video, write_json_atomic,
-)
-from sphereapp.core.reuse import EmbeddingReuse
-from sphereapp.core.tracking import label_faces
-from sphereapp.core.video import Frame, VideoReader, VideoWriter
+from sphereapp.core.drivers.file import frame_log, run_video
+from sphereapp.core.files import write_json_atomic
+from sphereapp.core.identities.gallery import Gallery
+from sphereapp.core.media.annotate import UNKNOWN_COLOR
+from sphereapp.core.media.video import Frame, VideoReader, VideoWriter
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.results import FaceResult
+from sphereapp.core.recognition.results import label_faces
+from sphereapp.core.recognition.reuse import EmbeddingReuse
+from sphereapp.core.vision.align import TEMPLATE_112x96
+from sphereapp.core.vision.detect import Detections
 
 
 class FakeDetector:
@@ -136,11 +138,11 @@ def test_cancel_leaves_no_output_and_no_threads(tmp_path):
 
 
 def test_run_video_returns_freed_memory_every_trim_period(tmp_path, monkeypatch):
-    from sphereapp.core import pipeline
+    from sphereapp.core.drivers import file as file_driver
 
     trims = []
-    monkeypatch.setattr(pipeline, "TRIM_EVERY", 5)
-    monkeypatch.setattr(pipeline, "release_free_memory", lambda: trims.append(1))
+    monkeypatch.setattr(file_driver, "TRIM_EVERY", 5)
+    monkeypatch.setattr(file_driver, "release_free_memory", lambda: trims.append(1))
     clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 12)
     run_video(clip, tmp_path / "out.mp4", Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9), batch_size=4)
     assert len(trims) == 2  # after frames 5 and 10

@@ -8,9 +8,11 @@ import pytest
 
 from sphereapp.cli import main
 from sphereapp.commands import DEMO_GALLERY
-from sphereapp.core.align import TEMPLATE_112x96
-from sphereapp.core.gallery import Enroller, Gallery, GalleryStore, add_enrolment
-from sphereapp.core.quality import (
+from sphereapp.core.identities.enrol import Enroller, add_enrolment
+from sphereapp.core.identities.gallery import Gallery
+from sphereapp.core.identities.store import GalleryStore
+from sphereapp.core.vision.align import TEMPLATE_112x96
+from sphereapp.core.identities.quality import (
     MAX_NOSE_OFFSET,
     MIN_EYE_DISTANCE_PX,
     MIN_SHARPNESS,

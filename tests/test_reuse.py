@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sphereapp.core.detect import Detections
-from sphereapp.core.reuse import EmbeddingReuse
+from sphereapp.core.recognition.reuse import EmbeddingReuse
+from sphereapp.core.vision.detect import Detections
 
 SCENE = np.full((90, 160, 3), 120, np.uint8)
 OTHER_SCENE = np.full((90, 160, 3), 10, np.uint8)

@@ -15,11 +15,11 @@ from safetensors.torch import load_file, save_file
 
 from sphereapp import commands
 from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
-from sphereapp.core import gallery as gallery_module
-from sphereapp.core import video as video_module
 from sphereapp.core.errors import InputError
-from sphereapp.core.gallery import GalleryStore
-from sphereapp.core.modelfile import ModelInfo
+from sphereapp.core.identities import store as store_module
+from sphereapp.core.identities.store import GalleryStore
+from sphereapp.core.media import video as video_module
+from sphereapp.core.vision.modelfile import ModelInfo
 from test_cli import error_line, run_cli
 from test_embed import RunsAShellCommand
 from test_gallery import add_person
@@ -134,7 +134,7 @@ def test_empty_file_becomes_a_new_gallery(capsys, tmp_path):
     path.touch()
     code, out, err = run_cli(capsys, "gallery", "list", "--gallery", path)
     assert code == 0 and out == "", err
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == gallery_module.SCHEMA_VERSION
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
 
 
 def add_nickname_column(conn: sqlite3.Connection) -> None:
@@ -144,8 +144,8 @@ def add_nickname_column(conn: sqlite3.Connection) -> None:
 
 
 def test_older_gallery_is_upgraded_in_place_keeping_everyone(store, monkeypatch):
-    monkeypatch.setattr(gallery_module, "MIGRATIONS", (*gallery_module.MIGRATIONS, add_nickname_column))
-    monkeypatch.setattr(gallery_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, add_nickname_column))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
     with pytest.raises(InputError, match=r"read-only but must be upgraded .* \(from 1 to 2\)"):
         names_in(store)
     with GalleryStore(store) as opened:
@@ -162,8 +162,8 @@ def test_upgrade_failing_midway_leaves_the_old_gallery(store, monkeypatch):
         add_nickname_column(conn)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(gallery_module, "MIGRATIONS", (*gallery_module.MIGRATIONS, fail_after_changing))
-    monkeypatch.setattr(gallery_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, fail_after_changing))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
     with pytest.raises(sqlite3.OperationalError):
         GalleryStore(store)
     monkeypatch.undo()

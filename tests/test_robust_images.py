@@ -9,11 +9,12 @@ import pytest
 from PIL import Image
 
 from sphereapp.commands import DEMO_GALLERY
-from sphereapp.core import gallery as gallery_module
-from sphereapp.core.detect import FaceDetector
-from sphereapp.core.embed import Embedder
-from sphereapp.core.gallery import Enroller, GalleryStore
-from sphereapp.core.images import read_image_rgb
+from sphereapp.core.identities import enrol as enrol_module
+from sphereapp.core.identities.enrol import Enroller
+from sphereapp.core.identities.store import GalleryStore
+from sphereapp.core.media.images import read_image_rgb
+from sphereapp.core.vision.detect import FaceDetector
+from sphereapp.core.vision.embed import Embedder
 from test_cli import error_line, run_cli
 from test_detect import iou
 from test_gallery import png_header_claiming
@@ -81,7 +82,7 @@ def test_every_photo_format_enrols_the_face_where_it_is(enroller, face_box, tmp_
 def test_large_photo_is_shrunk_before_detection(enroller, face_box, tmp_path, monkeypatch):
     path = tmp_path / "large.jpg"
     FACE.resize((FACE.width * 4, FACE.height * 4)).save(path, quality=95)
-    monkeypatch.setattr(gallery_module, "MAX_PHOTO_SIDE", FACE.height)
+    monkeypatch.setattr(enrol_module, "MAX_PHOTO_SIDE", FACE.height)
     seen, real_detect = [], enroller.detector.detect
 
     def spy(images):

@@ -13,9 +13,10 @@ import pytest
 
 from sphereapp import commands
 from sphereapp.commands import DEMO_GALLERY
-from sphereapp.core import video as video_module
-from sphereapp.core.pipeline import Recognizer, RunSummary, run_video
-from sphereapp.core.video import VideoReader, VideoWriter
+from sphereapp.core.drivers.file import RunSummary, run_video
+from sphereapp.core.media import video as video_module
+from sphereapp.core.media.video import VideoReader, VideoWriter
+from sphereapp.core.recognition.recognizer import Recognizer
 from test_cli import error_line, run_cli
 from test_pipeline import GALLERY, FakeDetector, FakeEmbedder
 from test_video import (
@@ -165,7 +166,7 @@ def test_damaged_sound_is_left_out_and_the_video_kept(tmp_path, monkeypatch, cap
     real_open = video_module._open_output
     monkeypatch.setattr(video_module, "_open_output", lambda *args: RefusesSound(real_open(*args), refused))
     out = tmp_path / "out.mp4"
-    with caplog.at_level(logging.WARNING, logger="sphereapp.core.video"):
+    with caplog.at_level(logging.WARNING, logger="sphereapp.core.media.video"):
         annotate(make_video(tmp_path / "clip.mp4"), out)
     assert re.search(warning, caplog.text)
     assert len(frame_times(out)) == N_FRAMES

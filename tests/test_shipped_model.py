@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from sphereapp.commands import DEMO_GALLERY
-from sphereapp.core.calibration import describe_threshold
-from sphereapp.core.components import load_components
-from sphereapp.core.gallery import Enroller
-from sphereapp.core.catalog import default_model_path
+from sphereapp.core.identities.enrol import Enroller
+from sphereapp.core.vision.calibration import describe_threshold
+from sphereapp.core.vision.catalog import default_model_path
+from sphereapp.core.vision.components import load_components
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

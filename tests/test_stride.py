@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sphereapp.core.pipeline import FaceResult, FrameResult
-from sphereapp.core.stride import recognised_frames
-from sphereapp.core.video import Frame
+from sphereapp.core.media.video import Frame
+from sphereapp.core.recognition.keyframes import recognised_frames
+from sphereapp.core.recognition.results import FaceResult, FrameResult
 
 
 def moving_face(position: int, scores=(0.9, 0.1)) -> FaceResult:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import training.teacher_targets as targets_module
-from sphereapp.core.detect import Detections
 from sphereapp.core.errors import SphereappError
+from sphereapp.core.vision.detect import Detections
 from training.cli import main
 from training.data import ListEntry, read_list, write_list
 from training.evaluation import VerificationPairs
@@ -34,7 +34,7 @@ def teacher() -> DlibTeacher:
 
 @pytest.fixture(scope="module")
 def detector():
-    from sphereapp.core.detect import FaceDetector
+    from sphereapp.core.vision.detect import FaceDetector
 
     return FaceDetector()
 

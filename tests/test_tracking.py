@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from sphereapp.core.pipeline import FaceResult, frame_log
-from sphereapp.core.tracking import Tracker, box_iou, label_faces, pair_faces
+from sphereapp.core.drivers.file import frame_log
+from sphereapp.core.recognition.geometry import box_iou, pair_faces
+from sphereapp.core.recognition.results import FaceResult
+from sphereapp.core.recognition.results import label_faces
+from sphereapp.core.recognition.tracking import Tracker
 
 THRESHOLD = 0.5
 

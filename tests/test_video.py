@@ -1,4 +1,4 @@
-"""core/video.py: decoding, rotation, corrupt packets, atomic H.264 writing with audio, one-line errors."""
+"""core/media/video.py: decoding, rotation, corrupt packets, atomic H.264 writing with audio, one-line errors."""
 
 import itertools
 import os
@@ -12,7 +12,7 @@ import pytest
 
 from sphereapp.commands import DEMO_VIDEO
 from sphereapp.core.errors import InputError
-from sphereapp.core.video import VideoReader, VideoWriter, probe, rotate_image
+from sphereapp.core.media.video import VideoReader, VideoWriter, probe, rotate_image
 
 WIDTH, HEIGHT, FPS, N_FRAMES = 64, 48, 25, 20
 SAMPLE_RATE = 44100

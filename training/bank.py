@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sphereapp.core.align import WIDE_CROP_SIZE
 from sphereapp.core.errors import InputError
+from sphereapp.core.vision.align import WIDE_CROP_SIZE
 from training.augment import BatchAugmenter
 from training.config import AugmentConfig
 from training.data import CROPS_NAME, LIST_NAME, read_list

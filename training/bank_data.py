@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from sphereapp.core.align import center_crop_112x112
+from sphereapp.core.vision.align import center_crop_112x112
 from training.bank import Bank
 from training.bank_select import Selection
 from training.data import BatchPlan

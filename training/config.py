@@ -16,7 +16,7 @@ from sphereapp.core.errors import InputError
 
 @dataclass
 class ModelConfig:
-    """The embedding network, by its registry name (see `sphereapp.core.models.available_models()`)."""
+    """The embedding network, by its registry name (see `sphereapp.core.vision.models.available_models()`)."""
 
     backbone: str = "sphereface20"
     embedding_size: int = 512

@@ -1,7 +1,7 @@
 """`sphereapp-train export-onnx`: an embedder weights file as an ONNX model, checked against PyTorch.
 
 The ONNX graph is the backbone alone: input `images` float32 (N, 3, 112, 96), RGB crops aligned to the
-SphereFace template and already normalised as (x - 127.5) / 128 (`sphereapp.core.models.normalize_input`);
+SphereFace template and already normalised as (x - 127.5) / 128 (`sphereapp.core.vision.models.normalize_input`);
 output `embeddings` float32 (N, D), not L2-normalised (the app adds the flipped crop's embedding, then
 normalises). N is a dynamic axis. The model file's info (architecture, threshold, model_id, ...) is copied
 into the ONNX metadata_props.
@@ -25,8 +25,8 @@ from torch import nn
 
 from sphereapp.core.errors import InputError, ModelFileError
 from sphereapp.core.files import replacing
-from sphereapp.core.modelfile import ModelInfo, load_embedder
-from sphereapp.core.models.sphereface import INPUT_SIZE
+from sphereapp.core.vision.modelfile import ModelInfo, load_embedder
+from sphereapp.core.vision.models.sphereface import INPUT_SIZE
 
 DEFAULT_OPSET = 17
 MIN_OPSET, MAX_OPSET = 9, 20  # the opsets torch's TorchScript exporter knows

@@ -27,10 +27,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from sphereapp.core.device import describe_device, resolve_device
 from sphereapp.core.errors import InputError
-from sphereapp.core.modelfile import ModelInfo, load_embedder, save_embedder
-from sphereapp.core.models import build_model, normalize_input
+from sphereapp.core.vision.device import describe_device, resolve_device
+from sphereapp.core.vision.modelfile import ModelInfo, load_embedder, save_embedder
+from sphereapp.core.vision.models import build_model, normalize_input
 from training.augment import BatchAugmenter
 from training.checkpoint import (
     CHECKPOINT_NAME,

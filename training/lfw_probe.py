@@ -16,12 +16,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sphereapp.core.align import CROP_SIZE
-from sphereapp.core.detect import FaceDetector
 from sphereapp.core.errors import InputError
 from sphereapp.core.files import save_npy
 from sphereapp.core.locations import app_data_dir
-from sphereapp.core.models import normalize_input
+from sphereapp.core.vision.align import CROP_SIZE
+from sphereapp.core.vision.detect import FaceDetector
+from sphereapp.core.vision.models import normalize_input
 from training.evaluation import (
     VerificationPairs,
     VerificationReport,

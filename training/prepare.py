@@ -26,12 +26,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from sphereapp.core.align import CROP_SIZE, WIDE_CROP_SIZE, align_face, center_crop_112x112
-from sphereapp.core.detect import DetectorConfig, FaceDetector, primary_face
-from sphereapp.core.device import resolve_device
 from sphereapp.core.errors import InputError
 from sphereapp.core.files import replacing, save_npy
-from sphereapp.core.images import read_image_rgb
+from sphereapp.core.media.images import read_image_rgb
+from sphereapp.core.vision.align import CROP_SIZE, WIDE_CROP_SIZE, align_face, center_crop_112x112
+from sphereapp.core.vision.detect import DetectorConfig, FaceDetector, primary_face
+from sphereapp.core.vision.device import resolve_device
 from training.data import CROPS_NAME, LIST_NAME, SUMMARY_NAME, ListEntry, write_list
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}

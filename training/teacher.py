@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sphereapp.core.detect import FaceDetector
 from sphereapp.core.errors import SphereappError
-from sphereapp.core.images import read_image_rgb
+from sphereapp.core.media.images import read_image_rgb
+from sphereapp.core.vision.detect import FaceDetector
 from training.prepare import primary_detections
 
 TEACHER_NAME = "dlib_face_recognition_resnet_model_v1"

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sphereapp.core.align import WIDE_CROP_SIZE, align_face
-from sphereapp.core.detect import FaceDetector
-from sphereapp.core.device import resolve_device
 from sphereapp.core.errors import InputError
+from sphereapp.core.vision.align import WIDE_CROP_SIZE, align_face
+from sphereapp.core.vision.detect import FaceDetector
+from sphereapp.core.vision.device import resolve_device
 from training.evaluation import VerificationPairs, VerificationReport, evaluate_pairs
 from training.evaluation.lfw import read_lfw_pairs
 from training.evaluation.pairs import read_pairs_csv

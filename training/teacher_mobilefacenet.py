@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sphereapp.core.align import WIDE_CROP_SIZE
 from sphereapp.core.errors import SphereappError
+from sphereapp.core.vision.align import WIDE_CROP_SIZE
 
 MOBILEFACENET_NAME = "mobilefacenet_ms1m_arcface"
 MOBILEFACENET_DIM = 128

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sphereapp.core.detect import DetectorConfig, FaceDetector
-from sphereapp.core.device import resolve_device
 from sphereapp.core.errors import InputError
 from sphereapp.core.files import save_npy
+from sphereapp.core.vision.detect import DetectorConfig, FaceDetector
+from sphereapp.core.vision.device import resolve_device
 from training.data import LIST_NAME, SUMMARY_NAME, read_list
 from training.prepare import BOXES_NAME
 from training.teacher import TEACHER_DIM, TEACHER_NAME, DlibTeacher, embed_files

@@ -1,5 +1,6 @@
 """Whole-file writes: a temporary file beside the target, renamed over it only once it is complete."""
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -7,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from sphereapp.core.errors import InputError
 
 
 def temporary_beside(path: Path) -> Path:
@@ -33,3 +36,13 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
     """np.save `array` to exactly `path` (through a handle: np.save adds .npy to a name without it), via replacing."""
     with replacing(path) as temporary, temporary.open("xb") as handle:
         np.save(handle, array)
+
+
+def write_json_atomic(path: str | Path, data: dict, indent: int | None = None) -> None:
+    """Write JSON to a temp file beside `path`, then rename it into place; InputError when that fails (disk full)."""
+    path = Path(path)
+    try:
+        with replacing(path) as temporary, temporary.open("x", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=indent)
+    except OSError as error:
+        raise InputError(f"cannot write '{path}': {error.strerror or error}") from error

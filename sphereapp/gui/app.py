@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from sphereapp.core.errors import InputError
-from sphereapp.core.gallery import default_gallery_path
+from sphereapp.core.identities.store import default_gallery_path
 from sphereapp.gui.main_window import MainWindow
 from sphereapp.gui.settings import AppSettings
 

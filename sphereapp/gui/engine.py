@@ -20,26 +20,22 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from sphereapp.core.calibration import FarCurve
-from sphereapp.core.components import Components, load_components
-from sphereapp.core.detect import Detections, primary_face
-from sphereapp.core.device import describe_device
+from sphereapp.core.drivers.file import run_video
 from sphereapp.core.errors import InputError, SphereappError
-from sphereapp.core.gallery import (
-    Enroller,
-    Enrolment,
-    Gallery,
-    GalleryStore,
-    Identity,
-    add_enrolment,
-    clean_name,
-)
-from sphereapp.core.catalog import default_model_path
-from sphereapp.core.nearby import FollowingSearch
-from sphereapp.core.pipeline import FrameResult, Recognizer, run_video
-from sphereapp.core.reuse import EmbeddingReuse
-from sphereapp.core.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
-from sphereapp.core.tracking import Tracker
+from sphereapp.core.identities.enrol import Enroller, Enrolment, add_enrolment
+from sphereapp.core.identities.gallery import Gallery
+from sphereapp.core.identities.store import GalleryStore, Identity, clean_name
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.results import FrameResult
+from sphereapp.core.recognition.reuse import EmbeddingReuse
+from sphereapp.core.recognition.search import FollowingSearch
+from sphereapp.core.recognition.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
+from sphereapp.core.recognition.tracking import Tracker
+from sphereapp.core.vision.calibration import FarCurve
+from sphereapp.core.vision.catalog import default_model_path
+from sphereapp.core.vision.components import Components, load_components
+from sphereapp.core.vision.detect import Detections, primary_face
+from sphereapp.core.vision.device import describe_device
 from sphereapp.gui.frame_source import FrameSource
 from sphereapp.gui.overlay import Overlay, render
 from sphereapp.gui.settings import RecognitionSettings
@@ -50,7 +46,7 @@ RESULT_CACHE_SIZE = 2048  # recognised frames kept, so stepping back does not ru
 EXPORT_BATCH_SIZE = 4  # frames per export batch: small enough that Cancel answers quickly on a CPU
 TRACK_GAP_S = 0.5  # a forward jump of at most this much video continues the tracks (playback skipping frames)
 # The player scans every 4th frame it recognises whole and searches the others only near the faces of the one before
-# (core/nearby.py `FollowingSearch`): 76 instead of 156 ms a 720p frame, 59 instead of 104 at 480p, for 3.42 instead
+# (core/recognition/search.py `FollowingSearch`): 76 instead of 156 ms a 720p frame, 59 instead of 104 at 480p, for 3.42 instead
 # of 3.68 faces a frame (scripts/live_speed.py: 60 frames of hikers_walking, 2 CPU threads).
 LIVE_SCAN_EVERY = 4
 
@@ -62,7 +58,7 @@ class ModelStatus:
     device: str
     model_name: str
     threshold: float  # the model's recommended cosine threshold
-    far_curve: FarCurve = ()  # what thresholds mean for strangers (core/calibration.py); () when not calibrated
+    far_curve: FarCurve = ()  # what thresholds mean for strangers (core/vision/calibration.py); () when not calibrated
     calibration: str = ""  # where far_curve was measured
     details: str = ""  # the model file's own description (ModelInfo.describe)
 
@@ -120,7 +116,7 @@ class RecognitionWorker(QObject):
     frameFailed = Signal(str)
     endReached = Signal(int)  # index of the video's last frame, once decoding finds it
     faceChoiceNeeded = Signal(object)  # FaceChoice
-    enrolled = Signal(str, object)  # name, list[str] of one-line hints (core/quality.py)
+    enrolled = Signal(str, object)  # name, list[str] of one-line hints (core/identities/quality.py)
     problem = Signal(str)  # a one-line message for the user
     exportProgress = Signal(int, object)  # frames done, total (None when unknown)
     exportFinished = Signal(object)  # RunSummary

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sphereapp.core.pipeline import RunSummary
+from sphereapp.core.drivers.file import RunSummary
 from sphereapp.gui.engine import Engine
 from sphereapp.gui.playback_bar import format_time
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sphereapp.core.errors import InputError
-from sphereapp.core.video import Frame, VideoInfo, VideoReader
+from sphereapp.core.media.video import Frame, VideoInfo, VideoReader
 
 FORWARD_DECODE_LIMIT = 48  # frames: decoding this many is cheaper than a keyframe seek
 CACHE_BYTES = 256 * 2**20

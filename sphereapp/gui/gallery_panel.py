@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sphereapp.core.gallery import IMAGE_SUFFIXES, Identity, enrols
+from sphereapp.core.identities.photos import IMAGE_SUFFIXES, enrols
+from sphereapp.core.identities.store import Identity
 from sphereapp.gui.video_view import to_qimage
 
 SWATCH_WIDTH = 6  # px of identity colour framing each face thumbnail

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 
 from sphereapp import __version__
 from sphereapp.core.errors import InputError
-from sphereapp.core.gallery import IMAGE_SUFFIXES, enrols, photo_files
-from sphereapp.core.video import VideoInfo
+from sphereapp.core.identities.photos import IMAGE_SUFFIXES, enrols, photo_files
+from sphereapp.core.media.video import VideoInfo
 from sphereapp.gui.engine import Engine, FaceChoice, ModelStatus
 from sphereapp.gui.export_dialog import ExportDialog
 from sphereapp.gui.face_choice_dialog import FaceChoiceDialog

@@ -1,6 +1,6 @@
 """What the player shows for one frame: the frame, its recognition result, and the labels drawn on it.
 
-Qt-free. Labelling uses the faces' stored gallery scores, their track's when tracked (`core.tracking.label_faces`),
+Qt-free. Labelling uses the faces' stored gallery scores, their track's when tracked (`core.recognition.results.label_faces`),
 so a new threshold re-labels a frame without running any network or breaking a track.
 """
 
@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sphereapp.core.annotate import FaceLabel, draw_faces
-from sphereapp.core.pipeline import FrameResult, Recognizer
-from sphereapp.core.tracking import label_faces
-from sphereapp.core.video import Frame
+from sphereapp.core.media.annotate import FaceLabel, draw_faces
+from sphereapp.core.media.video import Frame
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.results import FrameResult
+from sphereapp.core.recognition.results import label_faces
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,7 +12,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from sphereapp.core.video import VideoInfo
+from sphereapp.core.media.video import VideoInfo
 from sphereapp.gui.engine import Engine
 from sphereapp.gui.overlay import Overlay, relabel
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sphereapp.core.calibration import FarCurve, describe_threshold
+from sphereapp.core.vision.calibration import FarCurve, describe_threshold
 
 STEPS = 1000  # slider positions for cosine thresholds 0.000 .. 1.000
 

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from sphereapp.core.device import resolve_device
-from sphereapp.core.embed import Embedder
 from sphereapp.core.errors import InputError
-from sphereapp.core.modelfile import load_embedder, write_calibration
+from sphereapp.core.vision.device import resolve_device
+from sphereapp.core.vision.embed import Embedder
+from sphereapp.core.vision.modelfile import load_embedder, write_calibration
 from training.evaluation.lfw import read_lfw_pairs
 from training.evaluation.metrics import VerificationReport, plot_roc
 from training.evaluation.openset import OpenSetReport, build_openset_split, pooled_openset_report

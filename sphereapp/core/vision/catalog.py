@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sphereapp.core.errors import ModelFileError
 from sphereapp.core.locations import DEFAULT_MODEL_FILE, shipped_path, user_models_dir
-from sphereapp.core.modelfile import MODEL_SUFFIXES, ModelInfo, read_model_info
+from sphereapp.core.vision.modelfile import MODEL_SUFFIXES, ModelInfo, read_model_info
 
 MODEL_ENV = "SPHEREAPP_MODEL"
 

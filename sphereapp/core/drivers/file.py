@@ -1,113 +1,31 @@
-"""The one recognition pipeline: decode -> detect -> align -> embed -> match -> annotate -> encode."""
+"""The file driver: decode -> recognise (keyframes, tracking) -> annotate -> encode, with a JSON log."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sphereapp.core.align import CROP_SIZE, align_faces
-from sphereapp.core.annotate import FaceLabel, draw_faces
 from sphereapp.core.background import BackgroundSink, prefetched
-from sphereapp.core.detect import FaceDetector
-from sphereapp.core.embed import Embedder
-from sphereapp.core.errors import InputError
-from sphereapp.core.files import replacing
-from sphereapp.core.gallery import Gallery
-from sphereapp.core.match import match
+from sphereapp.core.files import write_json_atomic
+from sphereapp.core.media.annotate import draw_faces
+from sphereapp.core.media.video import VideoReader, VideoWriter
 from sphereapp.core.memory import release_free_memory
-from sphereapp.core.nearby import detect_keyframes
-from sphereapp.core.reuse import EmbeddingReuse
-from sphereapp.core.stride import recognised_frames
-from sphereapp.core.tracking import Tracker, label_faces
-from sphereapp.core.video import Frame, VideoReader, VideoWriter
+from sphereapp.core.recognition.keyframes import recognised_frames
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.results import FrameResult, label_faces
+from sphereapp.core.recognition.tracking import Tracker
 
-UNKNOWN_COLOR = (160, 160, 160)
 TRIM_EVERY = 256  # frames between returns of freed heap memory to the system (core/memory.py): flat RSS
 # x264 preset of the annotated video. Its encoder shares the CPU with the networks: "superfast" takes about 40% less
 # time than VideoWriter's "veryfast" at 720p and 1080p for 8-11% larger files and 0.3-0.4 dB less PSNR at CRF 20
 # (hikers clip; scripts/encode_presets.py).
 OUTPUT_PRESET = "superfast"
-
-
-@dataclass
-class FaceResult:
-    """One detected face, its alignment landmarks and its cosine scores against every gallery identity."""
-
-    box: np.ndarray
-    detection_score: float
-    landmarks: np.ndarray
-    scores: np.ndarray  # (M,) cosine similarity to each gallery identity
-    identity: int = -1  # gallery row, -1 = unknown
-    similarity: float = float("nan")  # its identity's score, else the best score (nan: empty gallery)
-    track: int = -1  # track id when the faces of a video are tracked, else -1
-    track_scores: np.ndarray | None = None  # (M,) the track's mean scores the face is named from, when tracked
-
-
-@dataclass
-class FrameResult:
-    index: int
-    time: float
-    faces: list[FaceResult] = field(default_factory=list)
-
-
-class Recognizer:
-    """Detects, aligns, embeds and matches the faces of a batch of frames against a gallery."""
-
-    def __init__(self, detector: FaceDetector, embedder: Embedder, gallery: Gallery, threshold: float):
-        self.detector = detector
-        self.embedder = embedder
-        self.gallery = gallery
-        self.threshold = threshold
-
-    def recognise(self, frames: Sequence[Frame], reuse: EmbeddingReuse | None = None,
-                  scanned: Sequence[bool] | None = None, before: FrameResult | None = None) -> list[FrameResult]:
-        """Recognise every face of every frame; batched detection and one embedding batch per call.
-
-        With `reuse` (the frames follow the ones it saw last), faces it links to the previous frame's faces keep
-        their embeddings instead of being aligned and embedded again. With `scanned`, only the frames it marks are
-        searched whole for faces, the others near the faces of those (core/nearby.py; `before`: the result of the
-        frame before the first).
-        """
-        detections = detect_keyframes(self.detector, frames, scanned, before)
-        if reuse is None:
-            embeddings = self._embed_faces([(frame.image, det.landmarks) for frame, det in zip(frames, detections)])
-        else:
-            embeddings = reuse.embeddings([frame.image for frame in frames], detections, self._embed_faces)
-        scores = match(embeddings, self.gallery.embeddings, self.threshold).scores
-        results, start = [], 0
-        for frame, det in zip(frames, detections):
-            faces = [
-                FaceResult(det.boxes[i], float(det.scores[i]), det.landmarks[i], scores[start + i])
-                for i in range(len(det))
-            ]
-            start += len(det)
-            label_faces(faces, self.threshold)
-            results.append(FrameResult(frame.index, frame.time, faces))
-        return results
-
-    def _embed_faces(self, faces: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """Align and embed, in one batch, the faces at `landmarks` (K,5,2) of each `image`: (sum K, D)."""
-        crops = [align_faces(image, landmarks) for image, landmarks in faces]
-        return self.embedder.embed(np.concatenate(crops) if crops else np.zeros((0, *CROP_SIZE, 3), np.uint8))
-
-    def labels(self, result: FrameResult) -> list[FaceLabel]:
-        """What to draw for one frame: the gallery name and colour, or unknown."""
-        return [
-            FaceLabel(
-                box=face.box,
-                name=self.gallery.names[face.identity] if face.identity >= 0 else None,
-                score=face.similarity,
-                color=self.gallery.colors[face.identity] if face.identity >= 0 else UNKNOWN_COLOR,
-            )
-            for face in result.faces
-        ]
 
 
 @dataclass
@@ -148,12 +66,12 @@ def run_video(
 ) -> RunSummary:
     """Annotate every frame of a video into an H.264 file (audio copied); optionally write a JSON log.
 
-    With `tracking`, faces are linked into tracks and named from each track's recent scores (core/tracking.py);
+    With `tracking`, faces are linked into tracks and named from each track's recent scores (core/recognition/tracking.py);
     without it, every frame is named on its own. `detect_every` k > 1 detects and embeds every k-th frame and
-    interpolates the faces in between (core/stride.py); `embed_every` n > 1 embeds a face followed from keyframe
-    to keyframe only on every n-th of them and reuses its embedding in between (core/reuse.py); `scan_every` s > 1
+    interpolates the faces in between (core/recognition/keyframes.py); `embed_every` n > 1 embeds a face followed from keyframe
+    to keyframe only on every n-th of them and reuses its embedding in between (core/recognition/reuse.py); `scan_every` s > 1
     scans whole frames for faces on every s-th keyframe only and searches near their faces on the others
-    (core/nearby.py).
+    (core/recognition/search.py).
 
     Nothing is left at `output_path` or `json_path` unless the whole run succeeds; `should_stop` returning True
     cancels the run (raises `KeyboardInterrupt` after cleaning up).
@@ -222,13 +140,3 @@ def frame_log(result: FrameResult, names: Sequence[str]) -> dict:
             for face in result.faces
         ],
     }
-
-
-def write_json_atomic(path: str | Path, data: dict, indent: int | None = None) -> None:
-    """Write JSON to a temp file beside `path`, then rename it into place; InputError when that fails (disk full)."""
-    path = Path(path)
-    try:
-        with replacing(path) as temporary, temporary.open("x", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=indent)
-    except OSError as error:
-        raise InputError(f"cannot write '{path}': {error.strerror or error}") from error

@@ -15,10 +15,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as serialize
 from torch import nn
 
-from sphereapp.core.calibration import FarCurve, check_far_curve, describe_threshold
 from sphereapp.core.errors import ModelFileError
 from sphereapp.core.files import replacing
-from sphereapp.core.models import available_models, build_model
+from sphereapp.core.vision.calibration import FarCurve, check_far_curve, describe_threshold
+from sphereapp.core.vision.models import available_models, build_model
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ModelInfo:
     recipe: str = ""
     lfw: str = ""
     model_id: str = ""  # computed from the tensors by save_embedder / load_embedder
-    far_curve: FarCurve = ()  # open-set (threshold, FAR) points (core/calibration.py); () when not calibrated
+    far_curve: FarCurve = ()  # open-set (threshold, FAR) points (core/vision/calibration.py); () when not calibrated
     calibration: str = ""  # where far_curve was measured, e.g. "LFW open-set, seed 0, ..."
     licence: str = ""  # terms of use the weights carry (e.g. inherited from a distillation teacher); "" = none stated
 

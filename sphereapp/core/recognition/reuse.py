@@ -2,7 +2,7 @@
 
 A face of a keyframe is the face of the previous keyframe it is paired with, one to one, by least centre move
 (Hungarian: `pair_faces`), having moved at most `max_move` face widths (1.5) and changed in width by at most 25%,
-unless the two keyframes are a scene cut apart (core/cuts.py). Pairing by move rather than box overlap keeps the
+unless the two keyframes are a scene cut apart (core/recognition/cuts.py). Pairing by move rather than box overlap keeps the
 small, quick faces of a crowd, which move more than half their width between keyframes 4 frames apart. Such a face
 takes over that face's embedding until the embedding is `every` keyframes old; new faces, faces after a cut and old
 embeddings are aligned and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold
@@ -12,15 +12,12 @@ applies at once. With `every` = 1 every face is embedded on every keyframe.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sphereapp.core.cuts import CUT_LEVEL, is_cut, thumbnail
-from sphereapp.core.tracking import pair_faces
-
-if TYPE_CHECKING:
-    from sphereapp.core.detect import Detections
+from sphereapp.core.recognition.cuts import CUT_LEVEL, is_cut, thumbnail
+from sphereapp.core.recognition.geometry import pair_faces
+from sphereapp.core.vision.detect import Detections
 
 MAX_SCALE = 1.25  # most a followed face's width changes from one keyframe to the next, as a ratio
 

@@ -13,15 +13,11 @@ Hints, not errors, one line each. The limits, for MTCNN landmarks and 112x96 ali
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import cv2
 import numpy as np
 
-from sphereapp.core.match import match
-
-if TYPE_CHECKING:
-    from sphereapp.core.gallery import Gallery
+from sphereapp.core.identities.gallery import Gallery
+from sphereapp.core.identities.match import match
 
 MIN_EYE_DISTANCE_PX = 24.0
 MIN_SHARPNESS = 40.0

@@ -1,10 +1,10 @@
 """Detect and embed every k-th frame of a video and interpolate the faces in between.
 
 Keyframes (positions 0, k, 2k, ... and the last frame; and the two frames on either side of a scene cut,
-core/cuts.py, after which the count starts again) go through the full recognizer, `batch_size` of them per
+core/recognition/cuts.py, after which the count starts again) go through the full recognizer, `batch_size` of them per
 call. With `scan_every` s > 1, only every s-th keyframe (and the first, the last and those around a cut) is
 scanned whole for faces; the keyframes in between are searched near the faces of the scanned ones on either side
-(core/nearby.py). For a frame at fraction t between keyframes A and B, faces of A and B paired by least centre
+(core/recognition/search.py). For a frame at fraction t between keyframes A and B, faces of A and B paired by least centre
 move (Hungarian, `pair_faces`: at most 1.5 face widths; a quick face in a crowd may no longer overlap its last
 box) are placed at the linear interpolation of their boxes, landmarks and gallery scores; a face only in A is kept
 while t < 1/2, a face only in B appears from t >= 1/2. Detection and embedding cost drop k-fold; the tracker that
@@ -17,19 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sphereapp.core.cuts import is_cut, thumbnail
-from sphereapp.core.reuse import EmbeddingReuse
-from sphereapp.core.tracking import pair_faces
-from sphereapp.core.video import Frame
+from sphereapp.core.media.video import Frame
+from sphereapp.core.recognition.cuts import is_cut, thumbnail
+from sphereapp.core.recognition.geometry import pair_faces
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.results import FaceResult, FrameResult
+from sphereapp.core.recognition.reuse import EmbeddingReuse
 
-if TYPE_CHECKING:
-    from sphereapp.core.pipeline import FaceResult, FrameResult, Recognizer
-
-KEY_MAX_MOVE = 1.5  # most a face's centre moves from one keyframe to the next, in face widths (as core/reuse.py)
+KEY_MAX_MOVE = 1.5  # most a face's centre moves from one keyframe to the next, in face widths (as core/recognition/reuse.py)
 KEY_MAX_SCALE = 1.25  # most its width changes from one keyframe to the next, as a ratio
 
 
@@ -47,7 +45,7 @@ def recognised_frames(
 ) -> Iterator[tuple[Frame, FrameResult]]:
     """(frame, result) for every frame, in order; detection and embedding on every `every`-th frame only, a whole
     frame scanned for faces on every `scan_every`-th of those only, and a face followed from keyframe to keyframe
-    embedded on every `embed_every`-th of them only (core/reuse.py)."""
+    embedded on every `embed_every`-th of them only (core/recognition/reuse.py)."""
     if min(every, batch_size, embed_every, scan_every) < 1:
         raise ValueError(f"every, batch_size, embed_every and scan_every must be at least 1, not {every}, "
                          f"{batch_size}, {embed_every} and {scan_every}")
@@ -115,7 +113,7 @@ def interpolate(a: FrameResult, b: FrameResult, t: float, frame: Frame) -> Frame
 
 def _blend(a: FaceResult, b: FaceResult, t: float) -> FaceResult:
     """A new, not yet named face: `a` moved a fraction `t` towards `b` (box, landmarks, scores linearly)."""
-    return type(a)(
+    return FaceResult(
         box=((1 - t) * a.box + t * b.box).astype(np.float32),
         detection_score=(a if t < 0.5 else b).detection_score,
         landmarks=((1 - t) * a.landmarks + t * b.landmarks).astype(np.float32),

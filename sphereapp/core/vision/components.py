@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from sphereapp.core.catalog import resolve_model
-from sphereapp.core.detect import DetectorConfig, FaceDetector
-from sphereapp.core.device import describe_device, resolve_device
-from sphereapp.core.embed import Embedder
+from sphereapp.core.vision.catalog import resolve_model
+from sphereapp.core.vision.detect import DetectorConfig, FaceDetector
+from sphereapp.core.vision.device import describe_device, resolve_device
+from sphereapp.core.vision.embed import Embedder
 
 log = logging.getLogger(__name__)
 

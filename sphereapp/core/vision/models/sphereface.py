@@ -11,7 +11,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from sphereapp.core.models.registry import register_model
+from sphereapp.core.vision.models.registry import register_model
 
 STAGE_CHANNELS = (64, 128, 256, 512)
 UNITS_PER_STAGE = {4: (0, 0, 0, 0), 20: (1, 2, 4, 1), 36: (2, 4, 8, 2), 64: (3, 8, 16, 3)}

@@ -1,4 +1,4 @@
-"""The gallery: enrolled people in an SQLite file, in-memory snapshots for matching, and enrolment from photos."""
+"""The gallery store: enrolled people in an SQLite file, one transaction per change."""
 
 from __future__ import annotations
 
@@ -6,38 +6,25 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from sphereapp.core.align import align_face
-from sphereapp.core.annotate import identity_color
-from sphereapp.core.errors import InputError, NoFaceError
-from sphereapp.core.images import read_image_rgb
+from sphereapp.core.errors import InputError
 from sphereapp.core.locations import app_data_dir
-from sphereapp.core.quality import face_warnings, lookalike_warnings
+from sphereapp.core.media.annotate import Color, identity_color
 
-if TYPE_CHECKING:
-    from sphereapp.core.detect import Detections, FaceDetector
-    from sphereapp.core.embed import Embedder
+if TYPE_CHECKING:  # only for annotations: the store works without torch
+    from sphereapp.core.vision.embed import Embedder
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-OTHER_PHOTO_SUFFIXES = (".heic", ".heif", ".avif", ".jxl", ".tif", ".tiff", ".gif")  # photos, but not enrolled
 LOCK_TIMEOUT_S = 3.0  # how long a write waits for another sphereapp holding the gallery before giving up
-MAX_PHOTO_SIDE = 4096  # larger photos are shrunk before detection: MTCNN on 80 megapixels needs gigabytes
-
-Color = tuple[int, int, int]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Where the gallery lives, and what a name may be
 
 
 def default_gallery_path() -> Path:
@@ -51,10 +38,6 @@ def clean_name(name: str) -> str:
     if not cleaned:
         raise InputError("the name is empty: give the person a name")
     return cleaned
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The SQLite store
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,166 +257,3 @@ def _color_text(color: Color) -> str:
 def _parse_color(text: str) -> Color:
     return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
 
-
-def enrols(path: Path) -> bool:
-    """Whether a dropped or given path is for enrolment: a folder, or a photo of any type (see `photo_files`)."""
-    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES + OTHER_PHOTO_SUFFIXES
-
-
-def photo_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """The photos to enrol among files and folders (a folder gives the files directly inside it, sorted by name),
-    and the photos of other types (HEIC, TIFF, ...) among them, which are not read. Other files are left out."""
-    files: list[Path] = []
-    for path in paths:
-        try:
-            files.extend(sorted(child for child in path.iterdir() if child.is_file()) if path.is_dir() else [path])
-        except OSError as exc:
-            raise InputError(f"cannot read the folder '{path}': {exc.strerror or exc}") from exc
-    photos = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
-    return photos, [path for path in files if path.suffix.lower() in OTHER_PHOTO_SUFFIXES]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Snapshots used for matching
-
-
-@dataclass(frozen=True, eq=False)
-class Gallery:
-    """What matching needs: row i of `embeddings` is `names[i]`, drawn in `colors[i]` (RGB)."""
-
-    names: list[str]
-    colors: list[Color]
-    embeddings: np.ndarray  # (M, D) float32, L2-normalised rows
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    @classmethod
-    def from_store(cls, store: GalleryStore, embedder: Embedder) -> Gallery:
-        """Every stored identity, first re-embedded where another model computed it."""
-        store.refresh_embeddings(embedder)
-        identities = store.identities()
-        if not identities:
-            return cls([], [], np.zeros((0, embedder.info.embedding_size), np.float32))
-        return cls(
-            [identity.name for identity in identities],
-            [identity.color for identity in identities],
-            np.stack([identity.embedding for identity in identities]),
-        )
-
-    @classmethod
-    def from_folder(cls, folder: str | Path, enroller: Enroller) -> Gallery:
-        """One identity per photo in `folder`, named after the file ('Ada_Lovelace.jpg' -> 'Ada Lovelace').
-
-        Photos that cannot be read or show no face are skipped with a logged warning.
-        """
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise InputError(f"gallery folder '{folder}' does not exist")
-        photos, unread = photo_files([folder])
-        for path in unread:
-            log.warning("gallery folder: skipping '%s': %s photos are not read (use %s)", path.name,
-                        path.suffix.lower(), ", ".join(IMAGE_SUFFIXES))
-        if not photos:
-            raise InputError(f"gallery folder '{folder}' has no photos ({', '.join(IMAGE_SUFFIXES)})")
-        names: list[str] = []
-        embeddings: list[np.ndarray] = []
-        for photo in photos:
-            try:
-                name = clean_name(photo.stem.replace("_", " "))
-                if name in names:
-                    raise InputError(f"'{name}' is already enrolled from another photo")
-                enrolment = enroller.enrol_image(photo)
-            except InputError as exc:
-                log.warning("gallery folder: skipping '%s': %s", photo.name, exc)
-                continue
-            for warning in enrolment.warnings:
-                log.warning("gallery folder: %s: %s", photo.name, warning)
-            names.append(name)
-            embeddings.append(enrolment.embedding)
-        if not names:
-            raise InputError(f"no face could be enrolled from the {len(photos)} photos in '{folder}'")
-        colors: list[Color] = []
-        for name in names:
-            colors.append(identity_color(name, colors))
-        return cls(names, colors, np.stack(embeddings).astype(np.float32))
-
-
-def open_gallery(spec: str | Path, enroller: Enroller, embedder: Embedder) -> Gallery:
-    """A gallery from a folder of photos or from a store file (re-embedded for `embedder` where needed)."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return Gallery.from_folder(path, enroller)
-    if path.is_file():
-        with GalleryStore(path) as store:
-            return Gallery.from_store(store, embedder)
-    raise InputError(f"gallery '{spec}' not found: give a gallery file (.sqlite) or a folder of photos")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Enrolment from a photo
-
-
-@dataclass(frozen=True, eq=False)
-class Enrolment:
-    """The face chosen in one photo: its aligned crop, embedding, box, how many faces there were, and warnings
-    (several faces; a small, blurred or turned face: core/quality.py)."""
-
-    crop: np.ndarray  # (112, 96, 3) uint8 RGB
-    embedding: np.ndarray  # (D,) float32
-    box: np.ndarray  # (4,) float32 x1, y1, x2, y2
-    n_faces: int
-    warnings: list[str] = field(default_factory=list)
-
-
-class Enroller:
-    """Turns a photo of a person into a gallery entry: read, detect, pick the main face, align, embed."""
-
-    def __init__(self, detector: FaceDetector, embedder: Embedder):
-        self.detector = detector
-        self.embedder = embedder
-
-    def find_faces(self, path: str | Path) -> tuple[np.ndarray, Detections]:
-        """The photo as RGB and every face the detector finds in it; NoFaceError when there is none."""
-        path = Path(path)
-        image = read_image_rgb(path, max_side=MAX_PHOTO_SIDE)
-        detections = self.detector.detect([image])[0]
-        if len(detections.boxes) == 0:
-            raise NoFaceError(f"no face found in '{path}'")
-        return image, detections
-
-    def enrol_face(self, image: np.ndarray, box: np.ndarray, landmarks: np.ndarray) -> Enrolment:
-        """One face already located in an RGB image (e.g. a video frame): aligned crop, embedding, quality hints."""
-        crop = align_face(image, landmarks)
-        embedding = np.asarray(self.embedder.embed(crop[None])[0], dtype=np.float32)
-        return Enrolment(crop, embedding, np.asarray(box, np.float32).copy(), n_faces=1,
-                         warnings=face_warnings(crop, landmarks))
-
-    def enrol_image(self, path: str | Path) -> Enrolment:
-        """The largest (most central) face of the photo; NoFaceError when the detector finds none."""
-        image, detections = self.find_faces(path)
-        n_faces = len(detections.boxes)
-        from sphereapp.core.detect import primary_face  # here: detect imports torch, which the store never needs
-
-        chosen = primary_face(detections.boxes, image.shape[:2])
-        enrolment = self.enrol_face(image, detections.boxes[chosen], detections.landmarks[chosen])
-        notes = [f"{n_faces} faces found in '{Path(path).name}'; using the largest"] if n_faces > 1 else []
-        return replace(enrolment, n_faces=n_faces, warnings=notes + enrolment.warnings)
-
-    def enrol(self, store: GalleryStore, name: str, image_path: str | Path) -> Identity:
-        """Enrol the main face of a photo under `name` (hints are logged)."""
-        identity, warnings = add_enrolment(store, name, self.enrol_image(image_path), self.embedder, str(image_path))
-        for warning in warnings:
-            log.warning("%s: %s", image_path, warning)
-        return identity
-
-
-def add_enrolment(
-    store: GalleryStore, name: str, enrolment: Enrolment, embedder: Embedder, source: str = ""
-) -> tuple[Identity, list[str]]:
-    """Store an enrolment under `name`; returns the identity and every hint: the enrolment's own, and one per
-    enrolled person it looks like (cosine >= the model's threshold)."""
-    enrolled = Gallery.from_store(store, embedder)
-    identity = store.add(name, enrolment.crop, enrolment.embedding, embedder.info.model_id, source)
-    threshold = embedder.info.threshold
-    return identity, enrolment.warnings + lookalike_warnings(identity.name, enrolment.embedding, enrolled, threshold)

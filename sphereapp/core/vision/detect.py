@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import torch
 
-from sphereapp.core.device import describe_device
 from sphereapp.core.errors import ModelFileError
-from sphereapp.core.mtcnn import channels_last, check_candidates, detect_faces
+from sphereapp.core.vision.device import describe_device
+from sphereapp.core.vision.mtcnn import channels_last, check_candidates, detect_faces
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sphereapp.core.align import CROP_SIZE
-from sphereapp.core.modelfile import ModelInfo, load_embedder
-from sphereapp.core.models import normalize_input
+from sphereapp.core.vision.align import CROP_SIZE
+from sphereapp.core.vision.modelfile import ModelInfo, load_embedder
+from sphereapp.core.vision.models import normalize_input
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Media I/O: video decoding and encoding, photos, drawing recognised faces."""

@@ -1,0 +1,1 @@
+"""Video recognition: the faces of frames, found, embedded, matched and followed; built on identities."""

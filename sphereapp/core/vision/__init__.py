@@ -1,0 +1,1 @@
+"""Face vision: detection, alignment, embedding networks and model files; built on media."""
