@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sphereapp.core.errors import InputError
 from sphereapp.core.identities.enrol import Enroller
 from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.identities.match import identity_from_scores
@@ -35,8 +36,8 @@ from sphereapp.core.media.video import VideoReader
 from sphereapp.core.recognition.geometry import match_boxes
 from sphereapp.core.recognition.keyframes import recognised_frames
 from sphereapp.core.recognition.recognizer import Recognizer
-from sphereapp.core.recognition.results import FrameResult
-from sphereapp.core.recognition.results import label_faces
+from sphereapp.core.recognition.results import FrameResult, label_faces
+from sphereapp.core.recognition.speed import EVERY_FRAME, Speed
 from sphereapp.core.recognition.tracking import Tracker
 from sphereapp.core.vision.components import load_components
 
@@ -62,10 +63,9 @@ def enrol_from_frame(video: Path, at_seconds: float, people: int, components) ->
     return Gallery(names, colors, np.stack(embeddings)), frame.index, detections.boxes[chosen]
 
 
-def recognise_all(video: Path, recognizer: Recognizer, every: int = 1, embed_every: int = 1,
-                  scan_every: int = 1) -> list[FrameResult]:
+def recognise_all(video: Path, recognizer: Recognizer, speed: Speed = EVERY_FRAME) -> list[FrameResult]:
     with VideoReader(video) as reader:
-        return [result for _, result in recognised_frames(reader, recognizer, 8, every, embed_every, scan_every)]
+        return [result for _, result in recognised_frames(reader, recognizer, speed)]
 
 
 Named = list[list[tuple[int, int, int]]]  # per frame, per face: (track id, identity, its best person alone)
@@ -127,17 +127,18 @@ def agreement(reference: list[FrameResult], faster: list[FrameResult]) -> float:
     return same / total if total else float("nan")
 
 
-def setting(text: str) -> tuple[int, int, int]:
-    """'K:N' or 'K:N:S' -> (K, N, S), all at least 1 (S: 1 when left out)."""
+def setting(text: str) -> Speed:
+    """'K:N' or 'K:N:S' -> Speed(K, N, S), all at least 1 (S: 1 when left out)."""
     try:
         values = [int(v) for v in text.split(":")]
     except ValueError:
         values = []
     if len(values) not in (2, 3):
         raise argparse.ArgumentTypeError(f"expected K:N or K:N:S (whole numbers), not {text!r}")
-    if min(values) < 1:
-        raise argparse.ArgumentTypeError(f"K, N and S must be at least 1 in {text!r}")
-    return tuple(values + [1] * (3 - len(values)))
+    try:
+        return Speed(*values)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(f"{error} in {text!r}") from error
 
 
 def main() -> int:
@@ -146,7 +147,7 @@ def main() -> int:
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--enrol-at", type=float, default=2.0, help="time (s) of the frame to enrol from")
     parser.add_argument("--people", type=int, default=3, help="largest faces of that frame to enrol")
-    parser.add_argument("--check", nargs="+", type=setting, default=[(3, 1, 1), (1, 3, 1), (3, 2, 1)],
+    parser.add_argument("--check", nargs="+", type=setting, default=[Speed(3, 1, 1), Speed(1, 3, 1), Speed(3, 2, 1)],
                         metavar="K:N[:S]", help="faster settings to check: --detect-every K --embed-every N "
                         "--scan-every S")
     parser.add_argument("--threshold", type=float, help="default: the model's")
@@ -159,7 +160,7 @@ def main() -> int:
     gallery, enrol_index, enrol_boxes = enrol_from_frame(args.video, args.enrol_at, args.people, components)
     recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
 
-    results = recognise_all(args.video, recognizer, every=1)
+    results = recognise_all(args.video, recognizer)
     tracked = name_tracked(results, threshold)
     reference = [FrameResult(r.index, r.time, [type(f)(**vars(f)) for f in r.faces]) for r in results]
     frame_at = next(k for k, r in enumerate(results) if r.index == enrol_index)
@@ -173,14 +174,15 @@ def main() -> int:
         "per_frame": stability(per_frame, enrol_tracks),
         "tracked": stability(tracked, enrol_tracks),
     }
-    for every, embed_every, scan_every in args.check:
-        faster = recognise_all(args.video, recognizer, every, embed_every, scan_every)
+    for speed in args.check:
+        faster = recognise_all(args.video, recognizer, speed)
         faster_named = name_tracked(faster, threshold)
         faster_tracks = {}
         for person, box in enumerate(enrol_boxes):  # this run's tracks through the enrolled faces
             pairs = match_boxes(box[None], np.array([f.box for f in faster[frame_at].faces]), 0.5)
             faster_tracks.update({faster_named[frame_at][j][0]: person for _, j in pairs})
-        name = f"detect_{every}_embed_{embed_every}" + (f"_scan_{scan_every}" if scan_every > 1 else "")
+        name = (f"detect_{speed.detect_every}_embed_{speed.embed_every}"
+                + (f"_scan_{speed.scan_every}" if speed.scan_every > 1 else ""))
         report[name] = stability(faster_named, faster_tracks) | {
             "agreement_with_tracked": round(agreement(reference, faster), 4)}
 

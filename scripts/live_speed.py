@@ -22,7 +22,7 @@ from sphereapp.core.media.video import Frame, VideoReader
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.reuse import EmbeddingReuse
 from sphereapp.core.recognition.search import FollowingSearch
-from sphereapp.core.recognition.speed import DEFAULT_EMBED_EVERY
+from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.vision.components import load_components
 from sphereapp.gui.engine import LIVE_SCAN_EVERY
 
@@ -31,7 +31,7 @@ DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" /
 
 def play(frames: list[Frame], recognizer: Recognizer, scan_every: int) -> tuple[float, float]:
     """(ms a frame, faces a frame) recognising `frames` one by one as the player does."""
-    reuse, following, faces = EmbeddingReuse(DEFAULT_EMBED_EVERY), FollowingSearch(scan_every), 0
+    reuse, following, faces = EmbeddingReuse(Speed().embed_every), FollowingSearch(scan_every), 0
     started = time.perf_counter()
     for frame in frames:
         before = following.before(frame)

@@ -25,7 +25,7 @@ import numpy as np
 from sphereapp.benchmark import even_width, random_recognizer
 from sphereapp.core.drivers.file import run_video
 from sphereapp.core.media.video import VideoReader, VideoWriter
-from sphereapp.core.recognition.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
+from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.vision.components import load_components
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "hikers_walking_640x480.mp4"
@@ -60,12 +60,13 @@ def main() -> int:
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--height", type=int, default=360)
-    parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY)
-    parser.add_argument("--embed-every", type=int, default=DEFAULT_EMBED_EVERY)
-    parser.add_argument("--scan-every", type=int, default=DEFAULT_SCAN_EVERY)
+    parser.add_argument("--detect-every", type=int, default=Speed().detect_every)
+    parser.add_argument("--embed-every", type=int, default=Speed().embed_every)
+    parser.add_argument("--scan-every", type=int, default=Speed().scan_every)
     parser.add_argument("--model", help="embedder weights (default: the shipped model)")
     parser.add_argument("--json", type=Path, help="write the samples and figures as JSON")
     args = parser.parse_args()
+    speed = Speed(args.detect_every, args.embed_every, args.scan_every)
     if not args.video.is_file():
         sys.exit(f"video not found: {args.video}")
     recognizer = random_recognizer(load_components(args.model, "auto"))
@@ -82,16 +83,15 @@ def main() -> int:
                 samples.append((done, rss_mb()))
 
         started = time.perf_counter()
-        summary = run_video(clip, Path(folder) / "out.mp4", recognizer, batch_size=8, detect_every=args.detect_every,
-                            embed_every=args.embed_every, scan_every=args.scan_every, progress=sample)
+        summary = run_video(clip, Path(folder) / "out.mp4", recognizer, batch_size=8, speed=speed, progress=sample)
         seconds = time.perf_counter() - started
     done, rss = (np.array(v, np.float64) for v in zip(*samples))
     warm = done >= 0.1 * frames
     slope = float(np.polyfit(done[warm], rss[warm], 1)[0]) * 1000 if warm.sum() >= 2 else float("nan")
     report = {
         "video": str(args.video), "frames": summary.frames, "minutes": round(frames / fps / 60, 2),
-        "height": args.height, "detect_every": args.detect_every, "embed_every": args.embed_every,
-        "scan_every": args.scan_every,
+        "height": args.height, "detect_every": speed.detect_every, "embed_every": speed.embed_every,
+        "scan_every": speed.scan_every,
         "seconds": round(seconds, 1), "fps": round(summary.frames / seconds, 2), "faces": summary.faces,
         "rss_mb_at_10pct": round(float(rss[warm][0]), 1), "rss_mb_at_end": round(float(rss[-1]), 1),
         "rss_mb_peak": round(float(rss.max()), 1), "growth_mb_per_1000_frames": round(slope, 3),

@@ -9,7 +9,7 @@ Each resolution is measured on the same clip (the first N frames of the input, r
    tracking, H.264 encode with audio), with the same speed options as `sphereapp run`.
 Both recognisers match against the same gallery of random unit vectors: its content does not change the work.
 With `repeat` N > 1 each path runs N times, taking turns, and the median frames/s is reported: on a shared machine
-single runs vary by 10-20%.
+single runs vary.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def naive_fps(path: Path, components: Components, gallery: np.ndarray, threshold
 
 def pipeline_fps(path: Path, components: Components, gallery: Gallery, threshold: float, output: Path,
                  **options) -> tuple[float, int]:
-    """Frames/s and faces found by `sphereapp run`'s pipeline (`options`: run_video's, e.g. detect_every)."""
+    """Frames/s and faces found by `sphereapp run`'s pipeline (`options`: run_video's, e.g. speed)."""
     recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
     summary = run_video(path, output, recognizer, **options)
     return summary.fps, summary.faces

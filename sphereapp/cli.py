@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sphereapp import __version__
 from sphereapp.core.errors import SphereappError
-from sphereapp.core.recognition.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
+from sphereapp.core.recognition.speed import Speed
 
 log = logging.getLogger("sphereapp")
 
@@ -29,18 +29,19 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_speed_options(parser: argparse.ArgumentParser) -> None:
+    default = Speed()
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="frames per detection batch")
     parser.add_argument("--detect-max-side", type=int, metavar="PX",
                         help="detect on frames downscaled to this longer side (faster on large videos)")
-    parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="K",
+    parser.add_argument("--detect-every", type=int, default=default.detect_every, metavar="K",
                         help="detect faces on every K-th frame and interpolate them in between; 1 = every frame "
-                        f"(slower; default: {DEFAULT_DETECT_EVERY})")
-    parser.add_argument("--embed-every", type=int, default=DEFAULT_EMBED_EVERY, metavar="N",
+                        f"(slower; default: {default.detect_every})")
+    parser.add_argument("--embed-every", type=int, default=default.embed_every, metavar="N",
                         help="embed a face followed from detection to detection on every N-th one and keep its "
-                        f"embedding in between; 1 = every detection (slower; default: {DEFAULT_EMBED_EVERY})")
-    parser.add_argument("--scan-every", type=int, default=DEFAULT_SCAN_EVERY, metavar="S",
+                        f"embedding in between; 1 = every detection (slower; default: {default.embed_every})")
+    parser.add_argument("--scan-every", type=int, default=default.scan_every, metavar="S",
                         help="search whole frames for faces on every S-th detection and only near the faces found "
-                        f"there on the others; 1 = whole frames every time (slower; default: {DEFAULT_SCAN_EVERY})")
+                        f"there on the others; 1 = whole frames every time (slower; default: {default.scan_every})")
 
 
 def add_gallery_option(parser: argparse.ArgumentParser, help_text: str) -> None:

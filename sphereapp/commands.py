@@ -17,7 +17,7 @@ from sphereapp.core.identities.store import GalleryStore, default_gallery_path
 from sphereapp.core.locations import shipped_path, user_models_dir
 from sphereapp.core.media.video import probe
 from sphereapp.core.recognition.recognizer import Recognizer
-from sphereapp.core.recognition.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
+from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.vision.calibration import describe_threshold
 from sphereapp.core.vision.catalog import installed_models
 from sphereapp.core.vision.components import Components, load_components
@@ -46,6 +46,11 @@ def check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+
+
+def speed_from(args: argparse.Namespace) -> Speed:
+    """The speed setting of `--detect-every`, `--embed-every` and `--scan-every`."""
+    return Speed(args.detect_every, args.embed_every, args.scan_every)
 
 
 def components_from(args: argparse.Namespace, detect_max_side: int | None = None) -> Components:
@@ -90,8 +95,8 @@ def annotate_video(
 
 def run(args: argparse.Namespace) -> int:
     probe(args.video)  # a missing or unreadable video is reported before the models load
-    check_positive(batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every,
-                   scan_every=args.scan_every)
+    check_positive(batch_size=args.batch_size)
+    speed = speed_from(args)
     output = check_output_path(args.output)
     json_path = check_output_path(args.json) if args.json else None
     components = components_from(args, args.detect_max_side)
@@ -99,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
     annotate_video(
         args.video, output, components, gallery, args.threshold,
         batch_size=args.batch_size, json_path=json_path, show_scores=not args.no_scores,
-        tracking=not args.no_tracking, detect_every=args.detect_every, embed_every=args.embed_every,
-        scan_every=args.scan_every,
+        tracking=not args.no_tracking, speed=speed,
     )
     return 0
 
@@ -111,8 +115,7 @@ def demo(args: argparse.Namespace) -> int:
     output = check_output_path(args.output)
     components = components_from(args)
     gallery = load_gallery(str(DEMO_GALLERY), components)
-    annotate_video(DEMO_VIDEO, output, components, gallery, None, detect_every=DEFAULT_DETECT_EVERY,
-                   embed_every=DEFAULT_EMBED_EVERY, scan_every=DEFAULT_SCAN_EVERY)
+    annotate_video(DEMO_VIDEO, output, components, gallery, None)
     print(output)
     return 0
 
@@ -172,20 +175,19 @@ def bench(args: argparse.Namespace) -> int:
     video = Path(args.video) if args.video else DEMO_VIDEO
     if not video.is_file():
         raise InputError(f"video not found: {video}")
-    check_positive(frames=args.frames, repeat=args.repeat, batch_size=args.batch_size,
-                   detect_every=args.detect_every, embed_every=args.embed_every, scan_every=args.scan_every)
+    check_positive(frames=args.frames, repeat=args.repeat, batch_size=args.batch_size)
+    speed = speed_from(args)
     if any(height < 16 for height in args.heights):
         raise InputError("every --heights value must be at least 16")
     json_path = check_output_path(args.json) if args.json else None
     components = components_from(args, args.detect_max_side)
     rows = measure(video, components, args.heights, args.frames, args.repeat,
-                   batch_size=args.batch_size, detect_every=args.detect_every, embed_every=args.embed_every,
-                   scan_every=args.scan_every)
+                   batch_size=args.batch_size, speed=speed)
     env = environment(components)
     detection = f"--detect-max-side {args.detect_max_side}" if args.detect_max_side else "(full-size detection)"
     print(f"{video.name}; {env['device']}, {env['torch_threads']} torch threads; sphereapp with --batch-size "
-          f"{args.batch_size} --detect-every {args.detect_every} --embed-every {args.embed_every} "
-          f"--scan-every {args.scan_every} {detection}; frames/s (higher is better)"
+          f"{args.batch_size} --detect-every {speed.detect_every} --embed-every {speed.embed_every} "
+          f"--scan-every {speed.scan_every} {detection}; frames/s (higher is better)"
           + (f", medians of {args.repeat} runs" if args.repeat > 1 else ""))
     print(format_table(rows))
     if json_path:

@@ -17,6 +17,7 @@ from conftest import REPO_ROOT
 from sphereapp.core.drivers.file import run_video
 from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.speed import EVERY_FRAME
 from test_cli import run_cli
 from test_pipeline import GALLERY, FakeDetector, FakeEmbedder
 from test_robust_files import clip_and_gallery, only_files, out_dir  # noqa: F401  (fixtures: pytest finds them here)
@@ -87,7 +88,8 @@ def clip(clip_and_gallery) -> Path:
 
 def export(clip: Path, out_dir: Path, **options) -> None:
     recognizer = Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, threshold=0.9)
-    run_video(clip, out_dir / "o.mp4", recognizer, json_path=out_dir / "o.json", batch_size=4, **options)
+    run_video(clip, out_dir / "o.mp4", recognizer, json_path=out_dir / "o.json", batch_size=4, speed=EVERY_FRAME,
+              **options)
 
 
 @pytest.mark.parametrize("frames_before_cancel", [0, 1, 9, N_FRAMES - 1])

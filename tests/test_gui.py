@@ -22,7 +22,7 @@ from sphereapp.core.drivers.file import run_video
 from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.media.video import VideoReader, VideoWriter
 from sphereapp.core.recognition.recognizer import Recognizer
-from sphereapp.core.recognition.speed import DEFAULT_EMBED_EVERY
+from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.vision.device import describe_device, resolve_device
 from sphereapp.core.vision.modelfile import write_calibration
 from sphereapp.gui import engine as engine_module
@@ -287,7 +287,7 @@ def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, clip, 
     def exported(batch_size: int) -> list[list[tuple]]:
         log = tmp_path / f"log{batch_size}.json"
         run_video(clip, tmp_path / "export.mp4", recognizer, batch_size=batch_size, json_path=log,
-                  embed_every=DEFAULT_EMBED_EVERY)  # the live view detects every frame and reuses embeddings
+                  speed=Speed(detect_every=1, scan_every=1))  # the live view detects every frame, reuses embeddings
         return [[(face["identity"], face["track"], face["similarity"]) for face in frame["faces"]]
                 for frame in json.loads(log.read_text())["frames"]]
 

@@ -12,9 +12,9 @@ from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.media.annotate import UNKNOWN_COLOR
 from sphereapp.core.media.video import Frame, VideoReader, VideoWriter
 from sphereapp.core.recognition.recognizer import Recognizer
-from sphereapp.core.recognition.results import FaceResult
-from sphereapp.core.recognition.results import label_faces
+from sphereapp.core.recognition.results import FaceResult, label_faces
 from sphereapp.core.recognition.reuse import EmbeddingReuse
+from sphereapp.core.recognition.speed import EVERY_FRAME, Speed
 from sphereapp.core.vision.align import TEMPLATE_112x96
 from sphereapp.core.vision.detect import Detections
 
@@ -113,10 +113,11 @@ def write_clip(path, colours):
 
 @pytest.mark.parametrize(("every", "embed_every"), [(1, 1), (3, 1), (1, 4)])
 def test_run_video_names_every_frame_with_threads_and_stride(tmp_path, every, embed_every):
+    speed = Speed(detect_every=every, embed_every=embed_every, scan_every=1)
     clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 10 + [(0, 0, 0)] * 2 + [(0, 180, 0)] * 10)
     detector, embedder = FakeDetector(), FakeEmbedder()
     summary = run_video(clip, tmp_path / "out.mp4", Recognizer(detector, embedder, GALLERY, 0.9),
-                        batch_size=4, json_path=tmp_path / "log.json", detect_every=every, embed_every=embed_every)
+                        batch_size=4, json_path=tmp_path / "log.json", speed=speed)
     names = [[f["identity"] for f in frame["faces"]] for frame in json.loads((tmp_path / "log.json").read_text())["frames"]]
     assert summary.frames == len(names) == 22
     assert names[:9] == [["Red"]] * 9 and names[-8:] == [["Green"]] * 8
@@ -132,7 +133,7 @@ def test_cancel_leaves_no_output_and_no_threads(tmp_path):
     calls = iter(range(100))
     with pytest.raises(KeyboardInterrupt):
         run_video(clip, tmp_path / "out.mp4", Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9),
-                  should_stop=lambda: next(calls) == 5)
+                  speed=EVERY_FRAME, should_stop=lambda: next(calls) == 5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
     assert threading.active_count() == threads
 
@@ -144,5 +145,6 @@ def test_run_video_returns_freed_memory_every_trim_period(tmp_path, monkeypatch)
     monkeypatch.setattr(file_driver, "TRIM_EVERY", 5)
     monkeypatch.setattr(file_driver, "release_free_memory", lambda: trims.append(1))
     clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 12)
-    run_video(clip, tmp_path / "out.mp4", Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9), batch_size=4)
+    run_video(clip, tmp_path / "out.mp4", Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9), batch_size=4,
+              speed=EVERY_FRAME)
     assert len(trims) == 2  # after frames 5 and 10

@@ -17,6 +17,7 @@ from sphereapp.core.drivers.file import RunSummary, run_video
 from sphereapp.core.media import video as video_module
 from sphereapp.core.media.video import VideoReader, VideoWriter
 from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.speed import EVERY_FRAME
 from test_cli import error_line, run_cli
 from test_pipeline import GALLERY, FakeDetector, FakeEmbedder
 from test_video import (
@@ -28,7 +29,7 @@ from test_video import (
 def annotate(video: Path, output: Path, json_path: Path | None = None) -> RunSummary:
     """The full pipeline (decode, recognise, draw, encode) with the fake detector and embedder."""
     recognizer = Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, threshold=0.9)
-    return run_video(video, output, recognizer, json_path=json_path)
+    return run_video(video, output, recognizer, json_path=json_path, speed=EVERY_FRAME)
 
 
 def frame_times(path: Path) -> list[float]:

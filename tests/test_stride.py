@@ -5,7 +5,9 @@ import pytest
 
 from sphereapp.core.media.video import Frame
 from sphereapp.core.recognition.keyframes import recognised_frames
+from sphereapp.core.errors import InputError
 from sphereapp.core.recognition.results import FaceResult, FrameResult
+from sphereapp.core.recognition.speed import EVERY_FRAME, Speed
 
 
 def moving_face(position: int, scores=(0.9, 0.1)) -> FaceResult:
@@ -47,14 +49,14 @@ def frames(n: int, cut_at: int | None = None) -> list[Frame]:
 
 def test_every_frame_is_recognised_in_batches_when_every_is_one():
     recognizer = FakeRecognizer()
-    out = list(recognised_frames(frames(10), recognizer, batch_size=4))
+    out = list(recognised_frames(frames(10), recognizer, EVERY_FRAME, batch_size=4))
     assert [f.index for f, _ in out] == list(range(10)) and [r.index for _, r in out] == list(range(10))
     assert recognizer.calls == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
 def test_only_keyframes_and_the_last_frame_are_recognised():
     recognizer = FakeRecognizer()
-    out = list(recognised_frames(frames(11), recognizer, batch_size=2, every=3))
+    out = list(recognised_frames(frames(11), recognizer, Speed(3, 1, 1), batch_size=2))
     assert recognizer.calls == [[0, 3], [6, 9], [10]]
     assert [f.index for f, _ in out] == list(range(11))
     for frame, result in out:  # linear motion is interpolated exactly
@@ -67,13 +69,13 @@ def test_only_keyframes_and_the_last_frame_are_recognised():
 
 def test_the_frames_around_a_scene_cut_are_keyframes_and_the_count_restarts():
     recognizer = FakeRecognizer()
-    out = list(recognised_frames(frames(12, cut_at=5), recognizer, batch_size=3, every=4))
+    out = list(recognised_frames(frames(12, cut_at=5), recognizer, Speed(4, 1, 1), batch_size=3))
     assert [k for call in recognizer.calls for k in call] == [0, 4, 5, 9, 11]
     assert [f.index for f, _ in out] == list(range(12))
 
 
 def test_a_face_appearing_between_keyframes_shows_from_half_way():
-    out = list(recognised_frames(frames(9), FakeRecognizer(newcomer_from=4), batch_size=8, every=4))
+    out = list(recognised_frames(frames(9), FakeRecognizer(newcomer_from=4), Speed(4, 1, 1)))
     counts = [len(result.faces) for _, result in out]
     assert counts == [1, 1, 2, 2, 2, 2, 2, 2, 2]  # detected at keyframe 4; shown from t = 1/2 between 0 and 4
 
@@ -88,20 +90,20 @@ class QuickFaceRecognizer(FakeRecognizer):
 
 
 def test_a_quick_face_that_no_longer_overlaps_is_still_one_face_in_between():
-    out = list(recognised_frames(frames(5), QuickFaceRecognizer(), batch_size=8, every=2))
+    out = list(recognised_frames(frames(5), QuickFaceRecognizer(), Speed(2, 1, 1)))
     assert [len(result.faces) for _, result in out] == [1] * 5
     np.testing.assert_allclose(out[1][1].faces[0].box, [25, 0, 65, 40])
 
 
 def test_interpolated_faces_are_copies():
-    out = list(recognised_frames(frames(3), FakeRecognizer(), batch_size=4, every=2))
+    out = list(recognised_frames(frames(3), FakeRecognizer(), Speed(2, 1, 1), batch_size=4))
     out[1][1].faces[0].identity = 7
     assert out[0][1].faces[0].identity == -1 and out[2][1].faces[0].identity == -1
 
 
 def test_every_kth_keyframe_is_scanned_and_calls_end_on_a_scanned_one():
     recognizer = FakeRecognizer()
-    out = list(recognised_frames(frames(11), recognizer, batch_size=2, every=2, scan_every=2))
+    out = list(recognised_frames(frames(11), recognizer, Speed(2, 1, 2), batch_size=2))
     assert recognizer.calls == [[0, 2, 4], [6, 8], [10]]
     assert recognizer.scanned == [[0, 4], [8], [10]]  # the last frame too: nothing after it to search between
     assert recognizer.before == [None, 4, 8]
@@ -110,20 +112,25 @@ def test_every_kth_keyframe_is_scanned_and_calls_end_on_a_scanned_one():
 
 def test_the_frames_around_a_scene_cut_are_scanned():
     recognizer = FakeRecognizer()
-    list(recognised_frames(frames(12, cut_at=5), recognizer, batch_size=8, every=2, scan_every=3))
+    list(recognised_frames(frames(12, cut_at=5), recognizer, Speed(2, 1, 3)))
     assert recognizer.calls == [[0, 2, 4, 5, 7, 9, 11]]
     assert recognizer.scanned == [[0, 4, 5, 11]]
 
 
-@pytest.mark.parametrize("option", ["every", "embed_every", "batch_size", "scan_every"])
-def test_rejects_nonpositive_settings(option):
+@pytest.mark.parametrize("option", ["detect_every", "embed_every", "scan_every"])
+def test_a_speed_below_one_is_a_one_line_input_error(option):
+    with pytest.raises(InputError, match=f"--{option.replace('_', '-')} must be at least 1, not 0"):
+        Speed(**{option: 0})
+
+
+def test_rejects_a_nonpositive_batch_size():
     with pytest.raises(ValueError, match="at least 1"):
-        list(recognised_frames(frames(2), FakeRecognizer(), **{option: 0}))
+        list(recognised_frames(frames(2), FakeRecognizer(), batch_size=0))
 
 
 def test_one_embedding_memory_serves_the_whole_run():
     recognizer = FakeRecognizer()
-    list(recognised_frames(frames(3), recognizer, batch_size=1))
+    list(recognised_frames(frames(3), recognizer, EVERY_FRAME, batch_size=1))
     assert recognizer.reuse is None  # embed_every 1: nothing to remember
-    list(recognised_frames(frames(5), recognizer, batch_size=2, embed_every=3))
+    list(recognised_frames(frames(5), recognizer, Speed(1, 3, 1), batch_size=2))
     assert recognizer.reuse is not None and recognizer.reuse.every == 3

@@ -5,8 +5,7 @@ import pytest
 
 from sphereapp.core.drivers.file import frame_log
 from sphereapp.core.recognition.geometry import box_iou, pair_faces
-from sphereapp.core.recognition.results import FaceResult
-from sphereapp.core.recognition.results import label_faces
+from sphereapp.core.recognition.results import FaceResult, label_faces
 from sphereapp.core.recognition.tracking import Tracker
 
 THRESHOLD = 0.5

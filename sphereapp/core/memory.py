@@ -1,8 +1,8 @@
 """Giving freed heap memory back to the operating system during long runs.
 
 Frames, detector batches and face crops change size from call to call; glibc's allocator keeps the freed blocks
-in its heaps, so without a trim the resident size of a long run grows (55 MiB per 1,000 frames on a looped 360p
-video; scripts/rss_check.py) although nothing is leaked.
+in its heaps, so without a trim the resident size of a long run grows steadily although nothing is leaked
+(scripts/rss_check.py; docs/MEASURED.md).
 """
 
 from __future__ import annotations

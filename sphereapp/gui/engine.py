@@ -29,7 +29,7 @@ from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.results import FrameResult
 from sphereapp.core.recognition.reuse import EmbeddingReuse
 from sphereapp.core.recognition.search import FollowingSearch
-from sphereapp.core.recognition.speed import DEFAULT_DETECT_EVERY, DEFAULT_EMBED_EVERY, DEFAULT_SCAN_EVERY
+from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.recognition.tracking import Tracker
 from sphereapp.core.vision.calibration import FarCurve
 from sphereapp.core.vision.catalog import default_model_path
@@ -46,8 +46,7 @@ RESULT_CACHE_SIZE = 2048  # recognised frames kept, so stepping back does not ru
 EXPORT_BATCH_SIZE = 4  # frames per export batch: small enough that Cancel answers quickly on a CPU
 TRACK_GAP_S = 0.5  # a forward jump of at most this much video continues the tracks (playback skipping frames)
 # The player scans every 4th frame it recognises whole and searches the others only near the faces of the one before
-# (core/recognition/search.py `FollowingSearch`): 76 instead of 156 ms a 720p frame, 59 instead of 104 at 480p, for 3.42 instead
-# of 3.68 faces a frame (scripts/live_speed.py: 60 frames of hikers_walking, 2 CPU threads).
+# (core/recognition/search.py `FollowingSearch`): about half the time a frame for slightly fewer faces (docs/MEASURED.md).
 LIVE_SCAN_EVERY = 4
 
 
@@ -313,7 +312,7 @@ class RecognitionWorker(QObject):
         `sphereapp run --embed-every`): kept while frames follow it by at most TRACK_GAP_S, else started again."""
         gap = max(1, round(TRACK_GAP_S * self.source.info.fps))
         if self._reuse is None or not 0 < index - self._reuse_index <= gap:
-            self._reuse = EmbeddingReuse(DEFAULT_EMBED_EVERY)
+            self._reuse = EmbeddingReuse(Speed().embed_every)
         self._reuse_index = index
         return self._reuse
 
@@ -345,8 +344,7 @@ class RecognitionWorker(QObject):
         recognizer = Recognizer(self.components.detector, self.components.embedder, self.gallery, request.threshold)
         try:
             summary = run_video(
-                request.video, request.output, recognizer, batch_size=EXPORT_BATCH_SIZE,
-                detect_every=DEFAULT_DETECT_EVERY, embed_every=DEFAULT_EMBED_EVERY, scan_every=DEFAULT_SCAN_EVERY,
+                request.video, request.output, recognizer, batch_size=EXPORT_BATCH_SIZE, speed=Speed(),
                 model_name=self.components.model_name, show_scores=request.show_scores,
                 progress=lambda done, total: self.exportProgress.emit(done, total),
                 should_stop=request.stop.is_set,

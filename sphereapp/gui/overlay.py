@@ -1,7 +1,8 @@
 """What the player shows for one frame: the frame, its recognition result, and the labels drawn on it.
 
-Qt-free. Labelling uses the faces' stored gallery scores, their track's when tracked (`core.recognition.results.label_faces`),
-so a new threshold re-labels a frame without running any network or breaking a track.
+Qt-free. Labelling uses the faces' stored gallery scores, their track's when tracked
+(`core.recognition.results.label_faces`), so a new threshold re-labels a frame without running any network or
+breaking a track.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import numpy as np
 from sphereapp.core.media.annotate import FaceLabel, draw_faces
 from sphereapp.core.media.video import Frame
 from sphereapp.core.recognition.recognizer import Recognizer
-from sphereapp.core.recognition.results import FrameResult
-from sphereapp.core.recognition.results import label_faces
+from sphereapp.core.recognition.results import FrameResult, label_faces
 
 
 @dataclass(frozen=True, eq=False)

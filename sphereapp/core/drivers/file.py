@@ -19,12 +19,12 @@ from sphereapp.core.memory import release_free_memory
 from sphereapp.core.recognition.keyframes import recognised_frames
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.results import FrameResult, label_faces
+from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.recognition.tracking import Tracker
 
 TRIM_EVERY = 256  # frames between returns of freed heap memory to the system (core/memory.py): flat RSS
-# x264 preset of the annotated video. Its encoder shares the CPU with the networks: "superfast" takes about 40% less
-# time than VideoWriter's "veryfast" at 720p and 1080p for 8-11% larger files and 0.3-0.4 dB less PSNR at CRF 20
-# (hikers clip; scripts/encode_presets.py).
+# x264 preset of the annotated video. Its encoder shares the CPU with the networks: "superfast" takes much less time
+# than VideoWriter's "veryfast" for slightly larger files and PSNR (scripts/encode_presets.py; docs/MEASURED.md).
 OUTPUT_PRESET = "superfast"
 
 
@@ -58,20 +58,15 @@ def run_video(
     model_name: str = "",
     show_scores: bool = True,
     tracking: bool = True,
-    detect_every: int = 1,
-    embed_every: int = 1,
-    scan_every: int = 1,
+    speed: Speed = Speed(),
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunSummary:
     """Annotate every frame of a video into an H.264 file (audio copied); optionally write a JSON log.
 
-    With `tracking`, faces are linked into tracks and named from each track's recent scores (core/recognition/tracking.py);
-    without it, every frame is named on its own. `detect_every` k > 1 detects and embeds every k-th frame and
-    interpolates the faces in between (core/recognition/keyframes.py); `embed_every` n > 1 embeds a face followed from keyframe
-    to keyframe only on every n-th of them and reuses its embedding in between (core/recognition/reuse.py); `scan_every` s > 1
-    scans whole frames for faces on every s-th keyframe only and searches near their faces on the others
-    (core/recognition/search.py).
+    With `tracking`, faces are linked into tracks and named from each track's recent scores
+    (core/recognition/tracking.py); without it, every frame is named on its own. `speed` says which frames are
+    detected, scanned and embedded (core/recognition/speed.py).
 
     Nothing is left at `output_path` or `json_path` unless the whole run succeeds; `should_stop` returning True
     cancels the run (raises `KeyboardInterrupt` after cleaning up).
@@ -88,8 +83,7 @@ def run_video(
             BackgroundSink(lambda item: writer.write(draw_faces(*item[:2], show_scores=show_scores), item[2])) as sink,
         ):
             done = 0
-            for frame, result in recognised_frames(decoded, recognizer, batch_size, detect_every, embed_every,
-                                                   scan_every):
+            for frame, result in recognised_frames(decoded, recognizer, speed, batch_size):
                 if should_stop is not None and should_stop():
                     raise KeyboardInterrupt("cancelled")
                 if tracker is not None:

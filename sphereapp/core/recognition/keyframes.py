@@ -1,10 +1,10 @@
 """Detect and embed every k-th frame of a video and interpolate the faces in between.
 
 Keyframes (positions 0, k, 2k, ... and the last frame; and the two frames on either side of a scene cut,
-core/recognition/cuts.py, after which the count starts again) go through the full recognizer, `batch_size` of them per
+cuts.py, after which the count starts again) go through the full recognizer, `batch_size` of them per
 call. With `scan_every` s > 1, only every s-th keyframe (and the first, the last and those around a cut) is
 scanned whole for faces; the keyframes in between are searched near the faces of the scanned ones on either side
-(core/recognition/search.py). For a frame at fraction t between keyframes A and B, faces of A and B paired by least centre
+(search.py). For a frame at fraction t between keyframes A and B, faces of A and B paired by least centre
 move (Hungarian, `pair_faces`: at most 1.5 face widths; a quick face in a crowd may no longer overlap its last
 box) are placed at the linear interpolation of their boxes, landmarks and gallery scores; a face only in A is kept
 while t < 1/2, a face only in B appears from t >= 1/2. Detection and embedding cost drop k-fold; the tracker that
@@ -26,8 +26,9 @@ from sphereapp.core.recognition.geometry import pair_faces
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.results import FaceResult, FrameResult
 from sphereapp.core.recognition.reuse import EmbeddingReuse
+from sphereapp.core.recognition.speed import Speed
 
-KEY_MAX_MOVE = 1.5  # most a face's centre moves from one keyframe to the next, in face widths (as core/recognition/reuse.py)
+KEY_MAX_MOVE = 1.5  # most a face's centre moves from one keyframe to the next, in face widths (as reuse.py)
 KEY_MAX_SCALE = 1.25  # most its width changes from one keyframe to the next, as a ratio
 
 
@@ -40,16 +41,15 @@ class Role(IntEnum):
 
 
 def recognised_frames(
-    frames: Iterable[Frame], recognizer: Recognizer, batch_size: int = 8, every: int = 1, embed_every: int = 1,
-    scan_every: int = 1,
+    frames: Iterable[Frame], recognizer: Recognizer, speed: Speed = Speed(), batch_size: int = 8
 ) -> Iterator[tuple[Frame, FrameResult]]:
-    """(frame, result) for every frame, in order; detection and embedding on every `every`-th frame only, a whole
-    frame scanned for faces on every `scan_every`-th of those only, and a face followed from keyframe to keyframe
-    embedded on every `embed_every`-th of them only (core/recognition/reuse.py)."""
-    if min(every, batch_size, embed_every, scan_every) < 1:
-        raise ValueError(f"every, batch_size, embed_every and scan_every must be at least 1, not {every}, "
-                         f"{batch_size}, {embed_every} and {scan_every}")
-    reuse = EmbeddingReuse(embed_every) if embed_every > 1 else None
+    """(frame, result) for every frame, in order; detection and embedding on every `speed.detect_every`-th frame
+    only, a whole frame scanned for faces on every `speed.scan_every`-th of those only, and a face followed from
+    keyframe to keyframe embedded on every `speed.embed_every`-th of them only (reuse.py)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    every, scan_every = speed.detect_every, speed.scan_every
+    reuse = EmbeddingReuse(speed.embed_every) if speed.embed_every > 1 else None
     anchor: tuple[Frame, FrameResult] | None = None  # the last keyframe handed out, always a scanned one
     window: list[tuple[Frame, Role]] = []  # frames after the anchor
     keys, since_key, since_scan, last_thumbnail = 0, every, scan_every, None

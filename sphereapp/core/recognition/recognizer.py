@@ -33,7 +33,7 @@ class Recognizer:
 
         With `reuse` (the frames follow the ones it saw last), faces it links to the previous frame's faces keep
         their embeddings instead of being aligned and embedded again. With `scanned`, only the frames it marks are
-        searched whole for faces, the others near the faces of those (core/recognition/search.py; `before`: the result of the
+        searched whole for faces, the others near the faces of those (search.py; `before`: the result of the
         frame before the first).
         """
         detections = detect_keyframes(self.detector, frames, scanned, before)

@@ -2,7 +2,7 @@
 
 A face of a keyframe is the face of the previous keyframe it is paired with, one to one, by least centre move
 (Hungarian: `pair_faces`), having moved at most `max_move` face widths (1.5) and changed in width by at most 25%,
-unless the two keyframes are a scene cut apart (core/recognition/cuts.py). Pairing by move rather than box overlap keeps the
+unless the two keyframes are a scene cut apart (cuts.py). Pairing by move rather than box overlap keeps the
 small, quick faces of a crowd, which move more than half their width between keyframes 4 frames apart. Such a face
 takes over that face's embedding until the embedding is `every` keyframes old; new faces, faces after a cut and old
 embeddings are aligned and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold

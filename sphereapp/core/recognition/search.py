@@ -1,7 +1,7 @@
 """Detection on keyframes where only some are scanned whole and the others are searched near expected faces.
 
 A scanned keyframe goes through the full MTCNN cascade (P-Net over the whole frame at every scale). A searched
-keyframe lies between two scanned ones, A before and B after it, in the same shot (core/recognition/keyframes.py makes the frames
+keyframe lies between two scanned ones, A before and B after it, in the same shot (keyframes.py makes the frames
 around a scene cut scanned ones). Faces of A and B are paired by least centre move (`pair_faces`); a pair is
 expected at the linear interpolation of its boxes, an unpaired face where it was moved as the pairs move (their
 median shift). R-Net and O-Net check a few squares around each expected box (`FaceDetector.detect_near`), which
@@ -25,8 +25,8 @@ from sphereapp.core.vision.detect import Detections, FaceDetector
 PAIR_MAX_MOVE = 4.0  # most a face's centre moves from one scanned keyframe to the next, in face widths
 PAIR_MAX_SCALE = 1.5  # most a face's width changes from one scanned keyframe to the next, as a ratio
 # Median centre move of the paired faces from one scanned keyframe to the next, in face widths, above which the
-# keyframes between them are scanned too: searching a few squares around a straight-line guess then misses faces
-# (a crowd of runners filmed at 8-frame scans: median 1.75; people walking: 0.65, 90% of scans below 1.0).
+# keyframes between them are scanned too: searching a few squares around a straight-line guess then misses faces.
+# It lies between the moves of people walking and of a running crowd (docs/MEASURED.md).
 FAST_MOVE = 1.2
 
 
@@ -103,7 +103,7 @@ class FollowingSearch:
     others the result of the frame just before, whose faces to search near.
 
     A frame is searched when the last recognised frame is at most `max_gap` frames before it, in the same shot
-    (core/recognition/cuts.py), and fewer than `scan_every` - 1 frames were searched since the last scan; otherwise it is
+    (cuts.py), and fewer than `scan_every` - 1 frames were searched since the last scan; otherwise it is
     scanned, so a newcomer is found within `scan_every` recognised frames.
     """
 

@@ -1,16 +1,32 @@
-"""The speed settings `sphereapp run`, `demo`, `bench` and the app's export use unless told otherwise.
+"""The speed setting: how much recognition work a run skips, one immutable value checked once.
 
-Faces are detected on every 4th frame and interpolated in between (core/recognition/keyframes.py); every 2nd of those keyframes is
-scanned whole for faces and the others are searched only near the faces of the scanned ones (core/recognition/search.py; scanned
-as well where faces move fast); a face followed from keyframe to keyframe is embedded on every 2nd one
-(core/recognition/reuse.py). On hikers_walking (scripts/label_stability.py, shipped model: 521 frames, 3 people enrolled) that
-gives 3 label changes (tracked on every frame: 2), the enrolled people named in 98.3% of their tracks' frames (98.0%)
-and 88.0% of faces the every-frame label (91.7% when every keyframe is scanned); on the marathon crowd 80.8% and 1
-label change. `sphereapp bench --repeat 3` on hikers: 8.2x / 6.7x / 5.3x the naive facenet-pytorch loop at
-360p / 720p / 1080p on 2 CPU cores, 1.97x real time at 360p; marathon crowd at 360p: 7.1x, 0.97x real time (README:
-Measured).
+Faces are detected on every `detect_every`-th frame and interpolated in between (keyframes.py);
+every `scan_every`-th of those keyframes is scanned whole for faces and the others are searched only near the faces
+of the scanned ones (search.py); a face followed from keyframe to keyframe is embedded on every
+`embed_every`-th one and keeps its embedding in between (reuse.py). The defaults keep tracks about
+as steady as recognising every frame at a fraction of the cost (docs/MEASURED.md); EVERY_FRAME skips nothing.
 """
 
-DEFAULT_DETECT_EVERY = 4
-DEFAULT_EMBED_EVERY = 2
-DEFAULT_SCAN_EVERY = 2
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from sphereapp.core.errors import InputError
+
+
+@dataclass(frozen=True)
+class Speed:
+    """What `sphereapp run`, `demo`, `bench`, the app's export and player use unless told otherwise."""
+
+    detect_every: int = 4
+    embed_every: int = 2
+    scan_every: int = 2
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"--{field.name.replace('_', '-')} must be at least 1, not {value}")
+
+
+EVERY_FRAME = Speed(1, 1, 1)

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 PNET_WINDOW = 12  # P-Net's input window in pixels: the smallest face MTCNN finds without upsampling
 # Candidate squares around an expected face box, as (shift x, shift y, size) in units of the box's longer side:
-# a 5x5 grid of shifts up to 0.3 side each way, and 0.8x / 1.25x as large in place (27 squares; on the demo clip
-# they find 64 of the 64 faces a scan finds when the expected boxes are off by 12%, 63 when off by 25%).
+# a 5x5 grid of shifts up to 0.3 side each way, and 0.8x / 1.25x as large in place: 27 squares that still find the
+# faces a scan finds when the expected boxes are somewhat off (docs/MEASURED.md).
 _SHIFTS = (-0.3, -0.15, 0.0, 0.15, 0.3)
 NEAR_CANDIDATES = np.array([(dx, dy, 1.0) for dx in _SHIFTS for dy in _SHIFTS] + [(0.0, 0.0, 0.8), (0.0, 0.0, 1.25)],
                            np.float32)

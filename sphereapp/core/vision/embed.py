@@ -37,8 +37,7 @@ class Embedder:
         if fp16 and self.device.type != "cuda":
             log.warning("fp16 inference is only used on CUDA: embedding in float32 on %s", self.device)
         self.fp16 = self.device.type == "cuda" and fp16 is not False
-        # bfloat16 autocast on CPUs oneDNN runs it on: 2.2x faster (SF-20, 2 AVX512-BF16 cores: 55 vs 25 faces/s
-        # with flip), and the LFW embeddings keep a cosine >= 0.9999 to float32 ones.
+        # bfloat16 autocast on CPUs oneDNN runs it on: much faster, and as good as float32 (docs/MEASURED.md).
         self.bf16 = self.device.type == "cpu" and bf16 is not False and torch.ops.mkldnn._is_mkldnn_bf16_supported()
         # channels_last: normalize_input already yields that layout, and convolutions run faster in it.
         self.model = model.to(device=self.device, memory_format=torch.channels_last).eval()

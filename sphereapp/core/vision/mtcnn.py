@@ -7,7 +7,7 @@ O-Net on 48x48 crops, thresholds[2], five landmarks, regression, NMS 0.7 on the 
 Three changes make it faster and leave the detections in place (tests/test_mtcnn.py):
 - every candidate of every image is cut out and area-resized at once, from an integral image on the model's
   device, where facenet-pytorch resizes the candidates one by one (~190 calls a 360p frame);
-- the networks run on channels-last tensors, which oneDNN's convolutions and max-pooling take 3x faster;
+- the networks run on channels-last tensors, which oneDNN's convolutions and max-pooling run faster;
 - crops are cut and R-/O-Net run `net_batch` candidates at a time, so many candidates cannot exhaust memory.
 """
 
