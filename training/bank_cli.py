@@ -43,7 +43,9 @@ def add_bank_parser(commands: argparse._SubParsersAction, positive_int) -> None:
     screen.add_argument("--against", required=True, metavar="SOURCE", help="the source of the held-out people")
     screen.add_argument("--people", type=Path, metavar="NAMES.txt",
                         help="only these people of --against (default: all of them)")
-    screen.add_argument("--far", type=float, default=1e-4, help="false-accept rate of the threshold (default: 1e-4)")
+    screen.add_argument("--far", type=float, default=1e-5, help="false-accept rate of the threshold (default: 1e-5)")
+    screen.add_argument("--threshold", type=float,
+                        help="use this cosine threshold instead of measuring one at --far")
     screen.set_defaults(run=_run_screen)
 
     select = steps.add_parser("select", help="which faces a run trains on, and as whom",
@@ -91,7 +93,8 @@ def _run_screen(args: argparse.Namespace) -> int:
     from training.bank import Bank
     from training.bank_select import screen
 
-    result = screen(Bank.open(args.bank), args.candidates, args.against, args.people, args.far, args.out)
+    result = screen(Bank.open(args.bank), args.candidates, args.against, args.people, args.far, args.out,
+                    args.threshold)
     print(json.dumps(result))
     return 0
 

@@ -118,8 +118,11 @@ def impostor_threshold(embeddings: np.ndarray, people: list[str], far: float) ->
 
 
 def screen(bank: Bank, candidates: Iterable[str], against: str, people: Path | None, far: float,
-           out: Path) -> dict:
-    """Write the candidate sources' faces too close to the held-out people of `against` to `out` (TSV)."""
+           out: Path, threshold: float | None = None) -> dict:
+    """Write the candidate sources' faces too close to the held-out people of `against` to `out` (TSV).
+
+    The threshold is the teacher's at `far` among the held-out people, unless `threshold` gives one (for a
+    held-out set too small, or too alike, to measure a low FAR on)."""
     candidates = set(candidates)
     rows = bank.rows
     held_names = read_exclusions(people) if people else None
@@ -129,7 +132,9 @@ def screen(bank: Bank, candidates: Iterable[str], against: str, people: Path | N
     if len(held) == 0 or len(tested) == 0:
         raise InputError("nothing to screen: no held-out faces or no candidate faces in the bank")
     held_embeddings = flip_fused(bank, held)
-    threshold = impostor_threshold(held_embeddings, [normalise_name(rows[i].identity) for i in held], far)
+    measured = threshold is None
+    if measured:
+        threshold = impostor_threshold(held_embeddings, [normalise_name(rows[i].identity) for i in held], far)
     hits = []
     for start in range(0, len(tested), 2048):
         part = tested[start:start + 2048]
@@ -141,5 +146,5 @@ def screen(bank: Bank, candidates: Iterable[str], against: str, people: Path | N
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(SCREEN_HEADER)
         writer.writerows((r.source, r.path, r.identity, name, f"{s:.4f}") for r, name, s in hits)
-    return {"threshold": threshold, "far": far, "held_faces": len(held), "tested_faces": len(tested),
+    return {"threshold": threshold, "far": far if measured else None, "held_faces": len(held), "tested_faces": len(tested),
             "dropped_faces": len(hits), "dropped_people": len({(r.source, r.identity) for r, _, _ in hits})}

@@ -51,22 +51,34 @@ def mobilefacenet_files(paths: list[Path], teacher: MobileFaceNetTeacher, detect
     return teacher.embed(crops) + teacher.embed(np.ascontiguousarray(crops[:, :, ::-1])), sum(f is None for f in faces)
 
 
-def evaluate_teacher(pairs: VerificationPairs, teacher: DlibTeacher | MobileFaceNetTeacher, detector: FaceDetector,
+Teacher = DlibTeacher | MobileFaceNetTeacher
+
+
+def teacher_features(paths: list[Path], teacher: Teacher, detector: FaceDetector, facts: dict,
+                     workers: int = 2) -> np.ndarray:
+    """(N, 128) L2-normalised teacher embeddings of image files; adds images, no_face_found, seconds to `facts`."""
+    embed = mobilefacenet_files if isinstance(teacher, MobileFaceNetTeacher) else embed_files
+    started, parts = time.perf_counter(), []
+    for start in tqdm(range(0, len(paths), CHUNK), desc="teacher", unit="chunk"):
+        embeddings, fallbacks = embed(paths[start:start + CHUNK], teacher, detector, workers=workers)
+        parts.append(embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True))
+        facts["no_face_found"] = facts.get("no_face_found", 0) + fallbacks
+    facts["images"] = facts.get("images", 0) + len(paths)
+    facts["seconds"] = facts.get("seconds", 0.0) + time.perf_counter() - started
+    return np.concatenate(parts)
+
+
+def make_teacher(kind: str, model_dir: Path) -> Teacher:
+    """The named teacher: 'dlib' or 'mobilefacenet' (read from `model_dir`)."""
+    return DlibTeacher() if kind == "dlib" else MobileFaceNetTeacher(model_dir)
+
+
+def evaluate_teacher(pairs: VerificationPairs, teacher: Teacher, detector: FaceDetector,
                      workers: int = 2) -> tuple[VerificationReport, dict]:
     """The teacher's verification report on `pairs`, and timing / detection facts."""
-    facts = {"images": 0, "no_face_found": 0, "seconds": 0.0}
-    embed = mobilefacenet_files if isinstance(teacher, MobileFaceNetTeacher) else embed_files
-
-    def features_for(paths: list[Path]) -> np.ndarray:
-        started, parts = time.perf_counter(), []
-        for start in tqdm(range(0, len(paths), CHUNK), desc="teacher", unit="chunk"):
-            embeddings, fallbacks = embed(paths[start:start + CHUNK], teacher, detector, workers=workers)
-            parts.append(embeddings)
-            facts["no_face_found"] += fallbacks
-        facts.update(images=len(paths), seconds=time.perf_counter() - started)
-        return np.concatenate(parts)
-
-    report = evaluate_pairs(pairs.pairs, pairs.same, pairs.folds, features_for)
+    facts: dict = {}
+    report = evaluate_pairs(pairs.pairs, pairs.same, pairs.folds,
+                            lambda paths: teacher_features(paths, teacher, detector, facts, workers))
     facts["seconds_per_image"] = facts["seconds"] / max(1, facts["images"])
     return report, facts
 
@@ -100,7 +112,7 @@ def run_lfw_teacher(args: argparse.Namespace) -> int:
         pairs = read_lfw_pairs(args.pairs or args.lfw / "pairs.txt", args.lfw)
     if args.pairs_per_fold:
         pairs = subsample_pairs(pairs, args.pairs_per_fold)
-    teacher = DlibTeacher() if args.teacher == "dlib" else MobileFaceNetTeacher(args.teacher_dir)
+    teacher = make_teacher(args.teacher, args.teacher_dir)
     report, facts = evaluate_teacher(pairs, teacher, FaceDetector(device=resolve_device(args.device)), args.workers)
     tar = ", ".join(f"TAR@FAR={far}: {value:.4f}" for far, value in report.tar_at_far.items())
     print(f"{teacher.name}: accuracy {100 * report.accuracy:.2f}% ± {100 * report.std:.2f} (10-fold, "

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sphereapp.core.errors import InputError
+from sphereapp.core.vision.detect import FaceDetector
 from sphereapp.core.vision.device import resolve_device
 from sphereapp.core.vision.embed import Embedder
 from sphereapp.core.vision.modelfile import load_embedder, write_calibration
@@ -16,7 +17,7 @@ from training.evaluation.metrics import VerificationReport, plot_roc
 from training.evaluation.openset import OpenSetReport, build_openset_split, pooled_openset_report
 from training.evaluation.pairs import VerificationPairs, read_pairs_csv
 from training.lfw_probe import PairsProbe, cached_crops, default_cache_path
-from training.teacher_eval import add_lfw_teacher_parser
+from training.teacher_eval import add_lfw_teacher_parser, make_teacher, teacher_features
 
 
 def add_eval_parser(commands: argparse._SubParsersAction) -> None:
@@ -52,7 +53,12 @@ def add_openset_parser(protocols: argparse._SubParsersAction) -> None:
                     "images (known) and every person with 1 image (unknown). Embeddings are the app's "
                     "(flip-fused, L2-normalised), so the threshold at FAR 1%% can be used in the app.")
     sub.add_argument("--lfw", type=Path, required=True, help="LFW folder (<name>/<name>_NNNN.jpg)")
-    sub.add_argument("--weights", type=Path, required=True, help="embedder weights (.safetensors)")
+    scored = sub.add_mutually_exclusive_group(required=True)
+    scored.add_argument("--weights", type=Path, help="embedder weights (.safetensors)")
+    scored.add_argument("--teacher", choices=("dlib", "mobilefacenet"),
+                        help="score a distillation teacher instead (the ceiling; needs '.[teacher]')")
+    sub.add_argument("--teacher-dir", type=Path, default=Path("../shared/teachers/mobilefacenet_ms1m"),
+                     help="MobileFaceNet's folder (default: ../shared/teachers/mobilefacenet_ms1m)")
     sub.add_argument("--json", type=Path, metavar="OUT.json", help="write the report as JSON")
     sub.add_argument("--plot", type=Path, metavar="DIR.png", help="draw DIR against FAR (needs matplotlib)")
     sub.add_argument("--into", type=Path, metavar="OUT.safetensors",
@@ -74,26 +80,33 @@ def add_openset_parser(protocols: argparse._SubParsersAction) -> None:
 def run_openset(args: argparse.Namespace) -> int:
     if args.draws < 1:
         raise InputError("--draws must be at least 1")
+    if args.teacher and args.into:
+        raise InputError("--into writes a calibration into weights: it cannot go with --teacher")
     seeds = range(args.seed, args.seed + args.draws)
     splits = [build_openset_split(args.lfw, seed, args.max_gallery, args.max_unknown, args.max_probes_per_person)
               for seed in seeds]
     images = sorted({path for split in splits for path in split.gallery + split.probes})  # each embedded once
     row = {path: k for k, path in enumerate(images)}
     device = resolve_device(args.device)
-    model, info = load_embedder(args.weights, device)
-    crops = cached_crops(images, args.cache or default_cache_path(args.lfw, "openset"), device)
-    fused = Embedder(model, info, device, fp16=False, bf16=False).embed(crops)  # the app's flip fusion, in float32
+    if args.teacher:
+        fused = teacher_features(images, make_teacher(args.teacher, args.teacher_dir), FaceDetector(device=device), {})
+        scored, model_id, name = Path(args.teacher), "", args.teacher
+    else:
+        model, info = load_embedder(args.weights, device)
+        crops = cached_crops(images, args.cache or default_cache_path(args.lfw, "openset"), device)
+        fused = Embedder(model, info, device, fp16=False, bf16=False).embed(crops)  # the app's flip fusion, float32
+        scored, model_id, name = args.weights, info.model_id, info.architecture
     draws = []
     for split in splits:
         gallery, probes = (fused[[row[path] for path in paths]] for paths in (split.gallery, split.probes))
         draws.append((probes @ gallery.T, split.probe_labels))
     report = pooled_openset_report(draws)
-    print_openset_report(report, args.weights)
+    print_openset_report(report, scored)
     if args.json:
-        data = report.to_dict() | {"seed": args.seed, "weights": str(args.weights), "model_id": info.model_id}
+        data = report.to_dict() | {"seed": args.seed, "weights": str(scored), "model_id": model_id}
         args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if args.plot:
-        plot_roc({info.architecture: report.curve}, args.plot, title="LFW open-set identification",
+        plot_roc({name: report.curve}, args.plot, title="LFW open-set identification",
                  ylabel="detection and identification rate")
     if args.into:
         unknown = report.n_unknown // args.draws
