@@ -1,4 +1,4 @@
-"""`sphereapp` command line: run, demo, gallery, models, bench; without a command it opens the desktop app."""
+"""`sphereapp` command line: run, index, demo, gallery, models, bench; without a command it opens the desktop app."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sphereapp.core.recognition.speed import Speed
 
 log = logging.getLogger("sphereapp")
 
-COMMANDS = ("run", "demo", "gallery", "models", "bench")
+COMMANDS = ("run", "index", "demo", "gallery", "models", "bench")
 APP_USAGE = "sphereapp [VIDEO] [--gallery FILE] [--model WEIGHTS]"
 
 
@@ -73,6 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="name each frame's faces on their own instead of from their track's recent frames")
     add_model_options(run)
 
+    index = sub.add_parser("index", help="who is in a video, and when: a people index (JSON, HTML, CSV)",
+                           description="Recognise and track every face, then list the people of the video: gallery "
+                           "people by name, and unknown faces grouped across the whole video as 'Unknown 1..N' (by "
+                           "first appearance), each with screen time, appearances and their best face.")
+    index.add_argument("video", help="input video (any format FFmpeg reads)")
+    add_gallery_option(index, "gallery store (.sqlite) or a folder of photos, one per person (file name = name); "
+                       "default: your gallery")
+    index.add_argument("--json", metavar="INDEX.json", help="write the index as JSON (thumbnails embedded)")
+    index.add_argument("-o", "--output", metavar="REPORT.html",
+                       help="write a self-contained HTML report with a timeline strip per person")
+    index.add_argument("--csv", metavar="APPEARANCES.csv", help="write one row per appearance")
+    index.add_argument("--threshold", type=float,
+                       help="cosine score needed to name a face and to join unknown tracks (default: the model's)")
+    add_speed_options(index)
+    add_model_options(index)
+
     demo = sub.add_parser("demo", help="annotate the bundled demo clip (no data needed)",
                           description="Annotate the bundled 4-second clip against a two-person gallery made from "
                           "other moments of the same video.")
@@ -86,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("image", help="a photo with the person's face (largest face is used)")
     add_gallery_option(add, "gallery store file (default: your gallery)")
     add_model_options(add)
+    from_index = gallery_sub.add_parser("add-from-index", help="enrol a person of a people index by their best face",
+                                        description="Enrol the best face of one person of a `sphereapp index` "
+                                        "JSON file, e.g. sphereapp gallery add-from-index i.json 'Unknown 3' 'Ada'.")
+    from_index.add_argument("index", help="people index written by sphereapp index --json")
+    from_index.add_argument("label", help="the person's label in the index, e.g. 'Unknown 3'")
+    from_index.add_argument("name", help="the name to enrol them under")
+    add_gallery_option(from_index, "gallery store file (default: your gallery)")
+    add_model_options(from_index)
     listing = gallery_sub.add_parser("list", help="list enrolled people")
     add_gallery_option(listing, "gallery store file (default: your gallery)")
     remove = gallery_sub.add_parser("remove", help="remove a person")
@@ -153,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_app(args.video, args.gallery, args.model)
         from sphereapp import commands
 
-        handler = {"run": commands.run, "demo": commands.demo, "gallery": commands.gallery,
+        handler = {"run": commands.run, "index": commands.index, "demo": commands.demo, "gallery": commands.gallery,
                    "models": commands.models, "bench": commands.bench}[args.command]
         return handler(args)
     except SphereappError as error:

@@ -10,10 +10,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sphereapp.core.drivers.file import RunSummary, run_video
+from sphereapp.core.drivers.index import index_video
 from sphereapp.core.errors import InputError
 from sphereapp.core.identities.enrol import Enroller, add_enrolment, open_gallery
 from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.identities.store import GalleryStore, default_gallery_path
+from sphereapp.core.index.report import decode_data_uri, find_person, read_index, write_csv, write_html, write_json
 from sphereapp.core.locations import shipped_path, user_models_dir
 from sphereapp.core.media.video import probe
 from sphereapp.core.recognition.recognizer import Recognizer
@@ -120,15 +122,52 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def index(args: argparse.Namespace) -> int:
+    """Who is in the video and when: a people index as a summary, and as JSON / HTML / CSV when asked."""
+    probe(args.video)
+    check_positive(batch_size=args.batch_size)
+    speed = speed_from(args)
+    outputs = {kind: check_output_path(path) for kind, path in (("json", args.json), ("html", args.output),
+                                                                ("csv", args.csv)) if path}
+    components = components_from(args, args.detect_max_side)
+    gallery = load_gallery(args.gallery, components)
+    threshold = components.embedder.info.threshold if args.threshold is None else args.threshold
+    recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
+    with tqdm(total=probe(args.video).frame_count, unit="frame", desc="indexing", dynamic_ncols=True,
+              leave=False) as bar:
+        result = index_video(args.video, recognizer, model_name=components.model_name, speed=speed,
+                             batch_size=args.batch_size, progress=lambda done, _total: bar.update(done - bar.n))
+    writers = {"json": write_json, "html": write_html, "csv": write_csv}
+    for kind, path in outputs.items():
+        writers[kind](path, result)
+        log.info("wrote %s", path)
+    known = sum(person.known for person in result.people)
+    print(f"{Path(args.video).name}: {len(result.people)} people ({known} known, {len(result.people) - known} "
+          f"unknown) in {result.duration:.1f} s")
+    for person in result.people:
+        print(f"  {person.label}: {person.seconds:.1f} s on screen, {len(person.appearances)} appearance(s), "
+              f"first at {person.appearances[0].start:.1f} s, mean score {person.mean_score:.2f}")
+    if not outputs:
+        log.info("add --json INDEX.json, -o REPORT.html or --csv APPEARANCES.csv to keep the index")
+    return 0
+
+
 def gallery(args: argparse.Namespace) -> int:
     path = Path(args.gallery) if args.gallery else default_gallery_path()
-    if args.gallery_command == "add":
+    if args.gallery_command in ("add", "add-from-index"):
         components = components_from(args)
-        enrolment = Enroller(components.detector, components.embedder).enrol_image(args.image)
+        enroller = Enroller(components.detector, components.embedder)
+        if args.gallery_command == "add":
+            enrolment, source = enroller.enrol_image(args.image), str(args.image)
+        else:
+            person = find_person(read_index(args.index), args.label)
+            source = f"{args.index} ({args.label})"
+            enrolment = enroller.enrol_picture(decode_data_uri(person.get("thumbnail", "")),
+                                               f"the best face of '{args.label}'")
         with GalleryStore(path) as store:
-            identity, warnings = add_enrolment(store, args.name, enrolment, components.embedder, str(args.image))
+            identity, warnings = add_enrolment(store, args.name, enrolment, components.embedder, source)
         for warning in warnings:
-            log.warning("%s: %s", args.image, warning)
+            log.warning("%s: %s", source, warning)
         print(f"enrolled {identity.name} in {path}")
         return 0
     if not path.exists():

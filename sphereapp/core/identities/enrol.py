@@ -62,10 +62,20 @@ class Enroller:
     def enrol_image(self, path: str | Path) -> Enrolment:
         """The largest (most central) face of the photo; NoFaceError when the detector finds none."""
         image, detections = self.find_faces(path)
+        return self._enrol_main_face(image, detections, f"'{Path(path).name}'")
+
+    def enrol_picture(self, image: np.ndarray, label: str) -> Enrolment:
+        """The largest (most central) face of an RGB image (e.g. an index thumbnail, called `label` in messages)."""
+        detections = self.detector.detect([image])[0]
+        if len(detections.boxes) == 0:
+            raise NoFaceError(f"no face found in {label}")
+        return self._enrol_main_face(image, detections, label)
+
+    def _enrol_main_face(self, image: np.ndarray, detections: Detections, label: str) -> Enrolment:
         n_faces = len(detections.boxes)
         chosen = primary_face(detections.boxes, image.shape[:2])
         enrolment = self.enrol_face(image, detections.boxes[chosen], detections.landmarks[chosen])
-        notes = [f"{n_faces} faces found in '{Path(path).name}'; using the largest"] if n_faces > 1 else []
+        notes = [f"{n_faces} faces found in {label}; using the largest"] if n_faces > 1 else []
         return replace(enrolment, n_faces=n_faces, warnings=notes + enrolment.warnings)
 
     def enrol(self, store: GalleryStore, name: str, image_path: str | Path) -> Identity:

@@ -118,4 +118,5 @@ def _blend(a: FaceResult, b: FaceResult, t: float) -> FaceResult:
         detection_score=(a if t < 0.5 else b).detection_score,
         landmarks=((1 - t) * a.landmarks + t * b.landmarks).astype(np.float32),
         scores=((1 - t) * a.scores + t * b.scores).astype(np.float32),
+        embedding=(a if t < 0.5 else b).embedding,
     )

@@ -45,7 +45,8 @@ class Recognizer:
         results, start = [], 0
         for frame, det in zip(frames, detections):
             faces = [
-                FaceResult(det.boxes[i], float(det.scores[i]), det.landmarks[i], scores[start + i])
+                FaceResult(det.boxes[i], float(det.scores[i]), det.landmarks[i], scores[start + i],
+                           embedding=embeddings[start + i])
                 for i in range(len(det))
             ]
             start += len(det)

@@ -22,6 +22,7 @@ class FaceResult:
     similarity: float = float("nan")  # its identity's score, else the best score (nan: empty gallery)
     track: int = -1  # track id when the faces of a video are tracked, else -1
     track_scores: np.ndarray | None = None  # (M,) the track's mean scores the face is named from, when tracked
+    embedding: np.ndarray | None = None  # (D,) its embedding (an interpolated face: the nearer keyframe face's)
 
 
 @dataclass

@@ -1,0 +1,43 @@
+"""The index driver: decode -> recognise (keyframes, tracking) -> the people of the video. Nothing is encoded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+from sphereapp.core.background import prefetched
+from sphereapp.core.index.people import IndexedFace, PeopleIndexer
+from sphereapp.core.index.report import VideoIndex
+from sphereapp.core.media.video import VideoReader
+from sphereapp.core.recognition.keyframes import recognised_frames
+from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.recognition.speed import Speed
+from sphereapp.core.recognition.tracking import Tracker
+
+ProgressCallback = Callable[[int, int | None], None]  # (frames done, total or None)
+
+
+def index_video(video_path: str | Path, recognizer: Recognizer, *, model_name: str = "", speed: Speed = Speed(),
+                batch_size: int = 8, progress: ProgressCallback | None = None,
+                should_stop: Callable[[], bool] | None = None) -> VideoIndex:
+    """Who is in the video and when: the tracked faces of every frame grouped into people (core/index/people.py),
+    unknown tracks joined at the recognizer's threshold. `should_stop` returning True raises KeyboardInterrupt."""
+    names = recognizer.gallery.names
+    tracker = Tracker()
+    with VideoReader(video_path) as reader, closing(prefetched(reader)) as decoded:
+        info = reader.info
+        indexer = PeopleIndexer(1 / info.fps, recognizer.threshold)
+        done, last_time = 0, 0.0
+        for frame, result in recognised_frames(decoded, recognizer, speed, batch_size):
+            if should_stop is not None and should_stop():
+                raise KeyboardInterrupt("cancelled")
+            tracker.update(result.faces, recognizer.threshold)
+            indexer.add(frame.index, frame.time, frame.image, [
+                IndexedFace(face.track, names[face.identity] if face.identity >= 0 else None, face.similarity,
+                            face.embedding, face.box, face.landmarks) for face in result.faces])
+            done, last_time = done + 1, frame.time
+            if progress is not None and (done % batch_size == 0 or done == info.frame_count):
+                progress(done, info.frame_count)
+    duration = info.duration or (last_time + 1 / info.fps)
+    return VideoIndex(str(video_path), duration, model_name, recognizer.threshold, tuple(indexer.people()))
