@@ -135,3 +135,31 @@ def test_bad_index_files_are_one_line_errors(tmp_path):
         find_person({"people": [{"label": "Unknown 1"}]}, "Unknown 7")
     with pytest.raises(InputError, match="data URI"):
         decode_data_uri("faces/1.jpg")
+
+
+def test_the_html_report_renders_in_a_real_browser(tmp_path):
+    from scripts.screenshot_report import find_browser, screenshot
+    from sphereapp.core.index.report import write_html
+
+    if find_browser() is None:
+        pytest.skip("no chromium (apt-get install chromium)")
+    write_html(tmp_path / "r.html", sample_index())
+    screenshot(tmp_path / "r.html", tmp_path / "r.png", 900, 400)
+    import cv2
+
+    shot = cv2.imread(str(tmp_path / "r.png"))
+    assert shot.shape[:2] == (400, 900)
+    rows = shot[120:400].reshape(-1, 3)
+    assert (np.abs(rows.astype(int) - [180, 119, 31]).sum(axis=1) < 40).sum() > 500  # Ada's blue strip (BGR)
+    assert shot.std() > 20  # thumbnails and text, not a blank page
+
+
+def test_tracks_too_short_to_be_faces_are_left_out():
+    frames = {i: [face(1, unit(20))] for i in range(4)}
+    frames.update({i: [face(2, unit(21))] for i in range(10, 16)})
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, frames)
+    assert [p.tracks for p in indexer.people()] == [(2,)]
+    everything = PeopleIndexer(1 / FPS, threshold=0.5, min_faces=1)
+    feed(everything, frames)
+    assert len(everything.people()) == 2

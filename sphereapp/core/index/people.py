@@ -4,7 +4,7 @@ Known people are the gallery identities the run named. Unknown tracks are groupe
 their mean embeddings: greedy average-link clustering of track means, merging two groups only while their mean
 cosine is at least the model's threshold and no two of their tracks are on screen in the same frame (one person is
 never two faces of a frame, so tracks that overlap in time stay apart however alike they look). Groups are called
-"Unknown 1..N" by first appearance.
+"Unknown 1..N" by first appearance. Tracks of fewer than MIN_TRACK_FACES faces are left out.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ THUMBNAIL_MARGIN = 0.2  # of the box size, on every side
 SHARPNESS_HALF = 100.0  # Laplacian variance at which sharpness counts half
 FULL_SIZE = 112.0  # a face this tall (px) or taller counts as full size for the thumbnail choice
 MERGE_GAP = 1.0  # seconds: appearances closer than this are one
+MIN_TRACK_FACES = 5  # shorter tracks (a fifth of a second at 25 fps) are mostly false detections: left out
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,12 @@ def thumbnail(image: np.ndarray, box: np.ndarray) -> np.ndarray:
 class PeopleIndexer:
     """Collects the tracked faces of a run frame by frame and groups them into the people of the video."""
 
-    def __init__(self, frame_duration: float, threshold: float, merge_gap: float = MERGE_GAP):
+    def __init__(self, frame_duration: float, threshold: float, merge_gap: float = MERGE_GAP,
+                 min_faces: int = MIN_TRACK_FACES):
         self.frame_duration = frame_duration
         self.threshold = threshold
         self.merge_gap = merge_gap
+        self.min_faces = min_faces
         self._tracks: dict[int, _Track] = {}
 
     def add(self, index: int, time: float, image: np.ndarray, faces: Sequence[IndexedFace]) -> None:
@@ -138,6 +141,8 @@ class PeopleIndexer:
         named: dict[str, list[int]] = {}
         unknown: list[int] = []
         for key, track in self._tracks.items():
+            if len(track.times) < self.min_faces:
+                continue
             name = track.name()
             if name is None:
                 unknown.append(key)

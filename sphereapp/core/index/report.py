@@ -109,7 +109,7 @@ def render_html(index: VideoIndex) -> str:
 body {{ font: 14px system-ui, sans-serif; margin: 24px; color: #222; background: #fafafa; }}
 h1 {{ font-size: 20px; margin: 0 0 4px; }} .meta {{ color: #666; margin-bottom: 16px; }}
 .person {{ display: flex; align-items: center; gap: 16px; padding: 8px; border-bottom: 1px solid #ddd; }}
-.person img {{ height: 80px; border-radius: 4px; }} .who {{ width: 190px; }}
+.person img {{ width: 68px; height: 84px; object-fit: cover; border-radius: 4px; }} .who {{ width: 190px; }}
 .who b {{ display: block; font-size: 15px; }} .unknown b {{ color: #777; }}
 .strip {{ position: relative; flex: 1; height: 22px; background: #e4e4e4; border-radius: 3px; }}
 .strip span {{ position: absolute; top: 0; bottom: 0; min-width: 2px; background: #1f77b4; }}
