@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from torch.utils.data import Dataset, Sampler
 from sphereapp.core.vision.align import center_crop_112x112
 from training.bank import Bank
 from training.bank_select import Selection
-from training.data import BatchPlan
+from training.data import BatchPlan, read_json_or_empty
 
 
 class BankFaces(Dataset):
@@ -45,7 +44,7 @@ class BankFaces(Dataset):
     def describe(self) -> str:
         """One line for the model file: what the selection holds and where it came from."""
         labelled = int(np.sum(self.labels >= 0))
-        about = _read_json(self.selection_path.with_suffix(".json"))
+        about = read_json_or_empty(self.selection_path.with_suffix(".json"))
         left_out = (f"; {about['excluded_rows']} crops of excluded people and {about['screened_rows']} of screened "
                     "ones left out" if about.get("excluded_rows") or about.get("screened_rows") else "")
         return (f"{labelled} labelled crops of {self.num_classes} people + {len(self.labels) - labelled} "
@@ -82,10 +81,3 @@ class BankPlan(Sampler[list[int]]):
         positions = np.concatenate([self.labelled[self.people.global_batch(batch)],
                                     rng.choice(self.unlabelled, size=self.unlabelled_count)]).astype(np.int64)
         return positions * self.views + rng.integers(self.views, size=len(positions))
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}

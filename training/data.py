@@ -30,6 +30,14 @@ class ListEntry:
     identity: str
 
 
+def read_json_or_empty(path: Path) -> dict:
+    """A small JSON file (a summary or sidecar) as a dict; {} when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def read_list(path: Path) -> list[ListEntry]:
     """Parse list.tsv (header `index path label identity`)."""
     with path.open(newline="", encoding="utf-8") as handle:

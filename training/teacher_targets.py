@@ -28,7 +28,7 @@ from sphereapp.core.errors import InputError
 from sphereapp.core.files import save_npy
 from sphereapp.core.vision.detect import DetectorConfig, FaceDetector
 from sphereapp.core.vision.device import resolve_device
-from training.data import LIST_NAME, SUMMARY_NAME, read_list
+from training.data import LIST_NAME, SUMMARY_NAME, read_json_or_empty, read_list
 from training.prepare import BOXES_NAME
 from training.teacher import TEACHER_DIM, TEACHER_NAME, DlibTeacher, embed_files
 
@@ -56,7 +56,7 @@ def write_teacher_embeddings(data_dir: str | Path, out: str | Path | None = None
     boxes = _known_boxes(data_dir, len(entries))
     key = {"teacher": TEACHER_NAME, "rows": len(entries), "center": options.center,
            "list_sha256": hashlib.sha256((data_dir / LIST_NAME).read_bytes()).hexdigest()}
-    if out.is_file() and _read_json(_sidecar(out)).get("key") == key:
+    if out.is_file() and read_json_or_empty(_sidecar(out)).get("key") == key:
         print(f"'{out}' already holds the teacher embeddings of '{data_dir}': nothing to do")
         return out
     teacher = DlibTeacher()
@@ -92,7 +92,7 @@ def _prepared(data_dir: Path, source: Path | None) -> tuple[list, Path, int]:
     list_path, summary_path = data_dir / LIST_NAME, data_dir / SUMMARY_NAME
     if not list_path.is_file() or not summary_path.is_file():
         raise InputError(f"'{data_dir}' is not prepared training data: run 'sphereapp-train prepare' first")
-    summary = _read_json(summary_path)
+    summary = read_json_or_empty(summary_path)
     source = Path(source or summary.get("source", ""))
     if not source.is_dir():
         raise InputError(f"the source images of '{data_dir}' are not at '{source}': pass --source DIR")
@@ -118,17 +118,10 @@ def _partial_paths(out: Path) -> tuple[Path, Path]:
     return out.with_name(f".{out.name}.partial.npy"), out.with_name(f".{out.name}.partial.json")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def _open_partial(out: Path, key: dict) -> np.ndarray:
     """The raw descriptors so far (NaN rows: to do), continuing the work of the same job or starting afresh."""
     array_path, key_path = _partial_paths(out)
-    if array_path.is_file() and _read_json(key_path) == key:
+    if array_path.is_file() and read_json_or_empty(key_path) == key:
         return np.load(array_path, mmap_mode="r+")
     out.parent.mkdir(parents=True, exist_ok=True)
     raw = np.lib.format.open_memmap(array_path, "w+", np.float32, (key["rows"], TEACHER_DIM))
