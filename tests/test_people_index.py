@@ -163,3 +163,21 @@ def test_tracks_too_short_to_be_faces_are_left_out():
     everything = PeopleIndexer(1 / FPS, threshold=0.5, min_faces=1)
     feed(everything, frames)
     assert len(everything.people()) == 2
+
+
+def test_naming_a_person_of_the_index_changes_only_that_row():
+    from sphereapp.core.errors import InputError
+    from sphereapp.core.index.naming import name_person
+
+    index = sample_index()
+    named = name_person(index, "Unknown 1", "  Grace Hopper ")
+    assert [(p.label, p.name, p.known) for p in named.people] == [("Ada", "Ada", True),
+                                                                  ("Grace Hopper", "Grace Hopper", True)]
+    assert named.people[1].appearances == index.people[1].appearances and named.people[0] is index.people[0]
+    assert index.people[1].label == "Unknown 1"  # the index it came from is unchanged
+    with pytest.raises(InputError, match="already one of the people"):
+        name_person(index, "Unknown 1", "Ada")
+    with pytest.raises(InputError, match="its people are: Ada, Unknown 1"):
+        name_person(index, "Unknown 7", "Grace")
+    with pytest.raises(InputError, match="name is empty"):
+        name_person(index, "Unknown 1", " ")
