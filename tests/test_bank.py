@@ -172,6 +172,25 @@ def test_bank_plan_mixes_balanced_people_and_unlabelled_faces():
     assert next(iter(resumed)) == plan.global_batch(4).tolist()
 
 
+def test_a_source_share_draws_that_share_of_the_people_from_that_source():
+    labels = np.array([c for c in range(40) for _ in range(4)] + [-1] * 8)
+    sources = np.array(["cfp"] * 16 + ["celeba"] * (len(labels) - 16))  # 4 of 40 people come from "cfp"
+    plain = BankPlan(labels, views=2, batch_size=10, unlabelled=2, seed=0, sources=sources, samples_per_class=4)
+    shared = BankPlan(labels, views=2, batch_size=10, unlabelled=2, seed=0, sources=sources, samples_per_class=4,
+                      source_share={"cfp": 0.5})
+
+    def cfp_share(plan: BankPlan) -> float:
+        people = [set(labels[plan.global_batch(b) // 2]) - {-1} for b in range(400)]
+        return np.mean([len([p for p in batch if p < 4]) / len(batch) for batch in people])
+
+    assert abs(cfp_share(plain) - 0.1) < 0.05 and abs(cfp_share(shared) - 0.5) < 0.07
+    with pytest.raises(InputError, match="no labelled face"):
+        BankPlan(labels, views=2, batch_size=10, unlabelled=2, seed=0, sources=sources, source_share={"x": 0.2})
+    with pytest.raises(InputError, match="add up to at most 1"):
+        BankPlan(labels, views=2, batch_size=10, unlabelled=2, seed=0, sources=sources,
+                 source_share={"cfp": 0.7, "celeba": 0.6})
+
+
 def test_bank_faces_give_the_student_view_and_its_target(built_bank, tmp_path):
     bank = Bank.open(built_bank)
     selection, _ = select(bank.rows, ["people"], ["strangers"])

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from sphereapp.core.errors import InputError
 from sphereapp.core.vision.align import center_crop_112x112
 from training.bank import Bank
 from training.bank_select import Selection
@@ -26,6 +27,7 @@ class BankFaces(Dataset):
         self.teacher = bank.teacher
         self.licence = f"{bank.licence}: distilled from {bank.teacher}" if bank.licence else ""
         self.labels = self.selection.labels
+        self.sources = np.array([bank.rows[row].source for row in self.selection.rows])
         self.num_classes = self.selection.num_classes
         self._bank: Bank | None = None  # opened lazily, so each DataLoader worker maps its own view
 
@@ -59,16 +61,20 @@ class BankPlan(Sampler[list[int]]):
 
     Each batch holds `batch_size - unlabelled` labelled faces drawn as BatchPlan's balanced batches (P people x
     K faces) and `unlabelled` distillation-only faces drawn uniformly; every face comes as one random view.
+    `source_share` {source: share} draws that share of the people from those with a face in that source
+    (`sources`: each position's source), the rest from all the others, uniformly within each group.
     """
 
     def __init__(self, labels: np.ndarray, views: int, batch_size: int, unlabelled: int, seed: int,
-                 start_batch: int = 0, samples_per_class: int = 4):
+                 start_batch: int = 0, samples_per_class: int = 4, sources: np.ndarray | None = None,
+                 source_share: dict[str, float] | None = None):
         self.labelled = np.flatnonzero(labels >= 0)
         self.unlabelled = np.flatnonzero(labels < 0)
         self.unlabelled_count = unlabelled if len(self.unlabelled) else 0
         self.views, self.seed, self.start_batch = views, seed, start_batch
+        weights = _class_weights(labels, sources, source_share) if source_share else None
         self.people = BatchPlan(labels[self.labelled], batch_size - self.unlabelled_count, seed, balanced=True,
-                                samples_per_class=samples_per_class)
+                                samples_per_class=samples_per_class, class_weights=weights)
 
     def __iter__(self) -> Iterator[list[int]]:
         batch = self.start_batch
@@ -81,3 +87,22 @@ class BankPlan(Sampler[list[int]]):
         positions = np.concatenate([self.labelled[self.people.global_batch(batch)],
                                     rng.choice(self.unlabelled, size=self.unlabelled_count)]).astype(np.int64)
         return positions * self.views + rng.integers(self.views, size=len(positions))
+
+
+def _class_weights(labels: np.ndarray, sources: np.ndarray | None, share: dict[str, float]) -> np.ndarray:
+    """Per-class draw weights giving each named source's people `share` of the draws; a person with faces in
+    several named sources counts in the first one named."""
+    if sources is None:
+        raise InputError("a source share needs each face's source")
+    if sum(share.values()) > 1 or min(share.values()) < 0:
+        raise InputError(f"source shares must be >= 0 and add up to at most 1, not {share}")
+    classes = int(labels.max()) + 1
+    group = np.full(classes, len(share))
+    for g, source in reversed(list(enumerate(share))):
+        people = np.unique(labels[(sources == source) & (labels >= 0)])
+        if not len(people):
+            raise InputError(f"no labelled face comes from source '{source}'")
+        group[people] = g
+    shares = np.array([*share.values(), 1 - sum(share.values())])
+    counts = np.bincount(group, minlength=len(shares))
+    return shares[group] / np.maximum(counts[group], 1)

@@ -110,6 +110,7 @@ class DistillConfig:
     weight: float = 1.0
     relational_weight: float = 0.0  # also match the in-batch cosine matrices of the 512-d embeddings
     unlabelled_per_batch: int = 8
+    source_share: dict = field(default_factory=dict)  # {source: share of the labelled people drawn from it}
 
 
 @dataclass

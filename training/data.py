@@ -97,12 +97,13 @@ class BatchPlan(Sampler[list[int]]):
     """Endless batches of dataset indices; batch b depends only on (seed, b), so a resume continues exactly.
 
     Uniform mode walks seeded permutations of the whole set, epoch after epoch. Balanced mode draws
-    P = batch_size / K identities per batch, then K images of each (with replacement when a person has
-    fewer than K). Under data parallelism the global batch is cut into `world_size` contiguous shards.
+    P = batch_size / K identities per batch (with probabilities `class_weights` when given), then K images of
+    each (with replacement when a person has fewer than K). Under data parallelism the global batch is cut into `world_size` contiguous shards.
     """
 
     def __init__(self, labels: np.ndarray, batch_size: int, seed: int, start_batch: int = 0,
-                 balanced: bool = False, samples_per_class: int = 4, rank: int = 0, world_size: int = 1):
+                 balanced: bool = False, samples_per_class: int = 4, rank: int = 0, world_size: int = 1,
+                 class_weights: np.ndarray | None = None):
         if batch_size % world_size:
             raise InputError(f"batch size {batch_size} does not split evenly over {world_size} processes")
         self.labels = np.asarray(labels)
@@ -113,6 +114,11 @@ class BatchPlan(Sampler[list[int]]):
         self.samples_per_class = samples_per_class
         self.shard = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
         self._by_class = [np.flatnonzero(self.labels == c) for c in range(int(self.labels.max()) + 1)]
+        self._present = np.array([c for c, members in enumerate(self._by_class) if len(members)])
+        self._present_p = None
+        if class_weights is not None:
+            weights = np.asarray(class_weights, np.float64)[self._present]
+            self._present_p = weights / weights.sum()
         self._epoch_cache: tuple[int, np.ndarray] | None = None
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -139,7 +145,6 @@ class BatchPlan(Sampler[list[int]]):
         rng = np.random.default_rng([self.seed, 1, batch])
         k = self.samples_per_class
         people = self.batch_size // k
-        present = [c for c, members in enumerate(self._by_class) if len(members)]
-        chosen = rng.choice(present, size=people, replace=people > len(present))
+        chosen = rng.choice(self._present, size=people, replace=people > len(self._present), p=self._present_p)
         picks = [rng.choice(self._by_class[c], size=k, replace=len(self._by_class[c]) < k) for c in chosen]
         return np.concatenate(picks).astype(np.int64)

@@ -203,7 +203,8 @@ class _Run:
             self.network = torch.compile(self.network)
         plan = (BankPlan(self.dataset.labels, self.dataset.views, config.data.batch_size,
                          config.distill.unlabelled_per_batch, config.seed, start_batch=self.start,
-                         samples_per_class=config.data.samples_per_class) if self.distilling else
+                         samples_per_class=config.data.samples_per_class, sources=self.dataset.sources,
+                         source_share=config.distill.source_share) if self.distilling else
                 BatchPlan(self.dataset.labels, config.data.batch_size, config.seed, start_batch=self.start,
                           balanced=config.data.balanced, samples_per_class=config.data.samples_per_class,
                           rank=self.process.rank, world_size=self.process.world_size))
