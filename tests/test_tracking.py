@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sphereapp.core.drivers.file import frame_log
-from sphereapp.core.recognition.geometry import box_iou, pair_faces
+from sphereapp.core.recognition.geometry import PairLimits, box_iou, pair_faces
 from sphereapp.core.recognition.results import FaceResult, label_faces
 from sphereapp.core.recognition.tracking import Tracker
 
@@ -154,9 +154,10 @@ def test_faces_pair_by_least_move_within_limits_of_move_and_size():
     def box(x: float, side: float = 40.0) -> np.ndarray:
         return np.array([x, 10, x + side, 10 + side], np.float32)
 
+    wide = PairLimits(max_move=4.0, max_scale=1.5)
     before, after = np.stack([box(0), box(100)]), np.stack([box(95), box(10)])
-    assert sorted(pair_faces(before, after, 4.0, 1.5)) == [(0, 1), (1, 0)]  # each to the nearer one
-    assert pair_faces(before, after, 0.1, 1.5) == []  # they moved 0.25 and 0.125 widths
-    assert pair_faces(box(0)[None], box(0, side=80)[None], 4.0, 1.5) == []  # twice the size: not the same face
-    assert pair_faces(box(0)[None], box(200)[None], 4.0, 1.5) == []  # five widths away
-    assert pair_faces(np.zeros((0, 4), np.float32), box(0)[None], 4.0, 1.5) == []
+    assert sorted(pair_faces(before, after, wide)) == [(0, 1), (1, 0)]  # each to the nearer one
+    assert pair_faces(before, after, PairLimits(0.1, 1.5)) == []  # they moved 0.25 and 0.125 widths
+    assert pair_faces(box(0)[None], box(0, side=80)[None], wide) == []  # twice the size: not the same face
+    assert pair_faces(box(0)[None], box(200)[None], wide) == []  # five widths away
+    assert pair_faces(np.zeros((0, 4), np.float32), box(0)[None], wide) == []

@@ -5,8 +5,24 @@ Boxes are float (N, 4) arrays of x1, y1, x2, y2 in pixels.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+
+@dataclass(frozen=True)
+class PairLimits:
+    """How far a face may move, and how much it may grow or shrink, and still be the same face (`pair_faces`)."""
+
+    max_move: float  # centre move, in face widths
+    max_scale: float  # change in width, as a ratio
+
+
+# From one keyframe to the next: interpolation between them (keyframes.py) and embedding reuse (reuse.py).
+KEYFRAME_STEP = PairLimits(max_move=1.5, max_scale=1.25)
+# From one scanned keyframe to the next, up to scan_every keyframes apart: where to search between them (search.py).
+SCAN_STEP = PairLimits(max_move=4.0, max_scale=1.5)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -30,10 +46,10 @@ def match_boxes(a: np.ndarray, b: np.ndarray, min_iou: float) -> list[tuple[int,
     return [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(iou, maximize=True)) if iou[i, j] >= min_iou]
 
 
-def pair_faces(before: np.ndarray, after: np.ndarray, max_move: float, max_scale: float) -> list[tuple[int, int]]:
+def pair_faces(before: np.ndarray, after: np.ndarray, limits: PairLimits) -> list[tuple[int, int]]:
     """One-to-one pairs (i, j) of boxes before[i], after[j] with the least total centre move in face widths
-    (Hungarian), each moved at most `max_move` widths and changed in width by at most the ratio `max_scale`. Small
-    faces in a crowd can move more than their width between keyframes, where pairing by overlap fails."""
+    (Hungarian), each within `limits`. Small faces in a crowd can move more than their width between keyframes,
+    where pairing by overlap fails."""
     if len(before) == 0 or len(after) == 0:
         return []
     width_before, width_after = before[:, 2] - before[:, 0], after[:, 2] - after[:, 0]
@@ -42,6 +58,6 @@ def pair_faces(before: np.ndarray, after: np.ndarray, max_move: float, max_scale
     move = np.linalg.norm(centres_before[:, None] - centres_after[None], axis=2) / mean_width
     scale = np.maximum(width_before[:, None], width_after[None]) / np.maximum(
         np.minimum(width_before[:, None], width_after[None]), 1e-6)
-    allowed = (move <= max_move) & (scale <= max_scale)
-    rows, cols = linear_sum_assignment(np.where(allowed, move, max_move * 1e3 + 1e3))
+    allowed = (move <= limits.max_move) & (scale <= limits.max_scale)
+    rows, cols = linear_sum_assignment(np.where(allowed, move, limits.max_move * 1e3 + 1e3))
     return [(int(i), int(j)) for i, j in zip(rows, cols) if allowed[i, j]]

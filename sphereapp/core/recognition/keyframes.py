@@ -5,11 +5,11 @@ cuts.py, after which the count starts again) go through the full recognizer, `ba
 call. With `scan_every` s > 1, only every s-th keyframe (and the first, the last and those around a cut) is
 scanned whole for faces; the keyframes in between are searched near the faces of the scanned ones on either side
 (search.py). For a frame at fraction t between keyframes A and B, faces of A and B paired by least centre
-move (Hungarian, `pair_faces`: at most 1.5 face widths; a quick face in a crowd may no longer overlap its last
-box) are placed at the linear interpolation of their boxes, landmarks and gallery scores; a face only in A is kept
-while t < 1/2, a face only in B appears from t >= 1/2. Detection and embedding cost drop k-fold; the tracker that
-names faces afterwards still sees every frame. It looks ahead to B, so it serves files
-(CLI, export, benchmarks), not the live player.
+move (Hungarian, `pair_faces` within `geometry.KEYFRAME_STEP`; a quick face in a crowd may no longer overlap its
+last box) are placed at the linear interpolation of their boxes, landmarks and gallery scores; a face only in A is
+kept while t < 1/2, a face only in B appears from t >= 1/2. Detection and embedding cost drop k-fold; the tracker
+that names faces afterwards still sees every frame. It looks ahead to B, so it serves files (CLI, export,
+benchmarks), not the live player.
 """
 
 from __future__ import annotations
@@ -22,14 +22,11 @@ import numpy as np
 
 from sphereapp.core.media.video import Frame
 from sphereapp.core.recognition.cuts import is_cut, thumbnail
-from sphereapp.core.recognition.geometry import pair_faces
+from sphereapp.core.recognition.geometry import KEYFRAME_STEP, pair_faces
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.results import FaceResult, FrameResult
 from sphereapp.core.recognition.reuse import EmbeddingReuse
 from sphereapp.core.recognition.speed import Speed
-
-KEY_MAX_MOVE = 1.5  # most a face's centre moves from one keyframe to the next, in face widths (as reuse.py)
-KEY_MAX_SCALE = 1.25  # most its width changes from one keyframe to the next, as a ratio
 
 
 class Role(IntEnum):
@@ -101,7 +98,7 @@ def _release(window: list[tuple[Frame, Role]], anchor: tuple[Frame, FrameResult]
 def interpolate(a: FrameResult, b: FrameResult, t: float, frame: Frame) -> FrameResult:
     """The faces of `frame`, a fraction `t` of the way from keyframe result `a` to keyframe result `b`."""
     pairs = pair_faces(np.array([f.box for f in a.faces], np.float32).reshape(-1, 4),
-                       np.array([f.box for f in b.faces], np.float32).reshape(-1, 4), KEY_MAX_MOVE, KEY_MAX_SCALE)
+                       np.array([f.box for f in b.faces], np.float32).reshape(-1, 4), KEYFRAME_STEP)
     paired_a, paired_b = {i for i, _ in pairs}, {j for _, j in pairs}
     faces = [_blend(a.faces[i], b.faces[j], t) for i, j in pairs]
     if t < 0.5:

@@ -1,12 +1,12 @@
 """Embed each followed face only every few keyframes; in between it keeps its embedding from one keyframe back.
 
 A face of a keyframe is the face of the previous keyframe it is paired with, one to one, by least centre move
-(Hungarian: `pair_faces`), having moved at most `max_move` face widths (1.5) and changed in width by at most 25%,
-unless the two keyframes are a scene cut apart (cuts.py). Pairing by move rather than box overlap keeps the
-small, quick faces of a crowd, which move more than half their width between keyframes 4 frames apart. Such a face
-takes over that face's embedding until the embedding is `every` keyframes old; new faces, faces after a cut and old
-embeddings are aligned and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold
-applies at once. With `every` = 1 every face is embedded on every keyframe.
+(Hungarian: `pair_faces` within `geometry.KEYFRAME_STEP`, the limits interpolation uses too), unless the two
+keyframes are a scene cut apart (cuts.py). Pairing by move rather than box overlap keeps the small, quick faces of a
+crowd, which move more than half their width between keyframes 4 frames apart. Such a face takes over that face's
+embedding until the embedding is `every` keyframes old; new faces, faces after a cut and old embeddings are aligned
+and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold applies at once. With
+`every` = 1 every face is embedded on every keyframe.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from sphereapp.core.recognition.cuts import CUT_LEVEL, is_cut, thumbnail
-from sphereapp.core.recognition.geometry import pair_faces
+from sphereapp.core.recognition.geometry import KEYFRAME_STEP, pair_faces
 from sphereapp.core.vision.detect import Detections
-
-MAX_SCALE = 1.25  # most a followed face's width changes from one keyframe to the next, as a ratio
 
 # Embeds the given faces of the given images: [(image, landmarks (K,5,2))] -> (sum K, D) embeddings, in order.
 EmbedFaces = Callable[[Sequence[tuple[np.ndarray, np.ndarray]]], np.ndarray]
@@ -28,10 +26,10 @@ EmbedFaces = Callable[[Sequence[tuple[np.ndarray, np.ndarray]]], np.ndarray]
 class EmbeddingReuse:
     """The faces of the last keyframe seen, with their embeddings and their age; one per run of consecutive frames."""
 
-    def __init__(self, every: int, max_move: float = 1.5, cut_level: float = CUT_LEVEL):
+    def __init__(self, every: int, cut_level: float = CUT_LEVEL):
         if every < 1:
             raise ValueError(f"every must be at least 1, not {every}")
-        self.every, self.max_move, self.cut_level = every, max_move, cut_level
+        self.every, self.cut_level = every, cut_level
         self.embedded = 0  # faces embedded so far
         self.reused = 0  # faces that took an earlier embedding
         self._boxes = np.zeros((0, 4), np.float32)
@@ -52,7 +50,7 @@ class EmbeddingReuse:
             small = thumbnail(image)
             cut = is_cut(self._thumbnail, small, self.cut_level)
             self._thumbnail = small
-            previous = {} if cut else {j: i for i, j in pair_faces(boxes, found.boxes, self.max_move, MAX_SCALE)}
+            previous = {} if cut else {j: i for i, j in pair_faces(boxes, found.boxes, KEYFRAME_STEP)}
             frame_rows, frame_ages = np.empty(len(found), np.int64), np.zeros(len(found), np.int64)
             new = []
             for j in range(len(found)):

@@ -18,12 +18,10 @@ import numpy as np
 
 from sphereapp.core.media.video import Frame
 from sphereapp.core.recognition.cuts import CUT_LEVEL, is_cut, thumbnail
-from sphereapp.core.recognition.geometry import pair_faces
+from sphereapp.core.recognition.geometry import SCAN_STEP, pair_faces
 from sphereapp.core.recognition.results import FrameResult
 from sphereapp.core.vision.detect import Detections, FaceDetector
 
-PAIR_MAX_MOVE = 4.0  # most a face's centre moves from one scanned keyframe to the next, in face widths
-PAIR_MAX_SCALE = 1.5  # most a face's width changes from one scanned keyframe to the next, as a ratio
 # Median centre move of the paired faces from one scanned keyframe to the next, in face widths, above which the
 # keyframes between them are scanned too: searching a few squares around a straight-line guess then misses faces.
 # It lies between the moves of people walking and of a running crowd (docs/MEASURED.md).
@@ -33,7 +31,7 @@ FAST_MOVE = 1.2
 def typical_move(before: np.ndarray, after: np.ndarray) -> float:
     """Median centre move of the faces `pair_faces` pairs between boxes `before` and `after`, in face widths (0 when
     none pair)."""
-    pairs = pair_faces(before, after, PAIR_MAX_MOVE, PAIR_MAX_SCALE)
+    pairs = pair_faces(before, after, SCAN_STEP)
     if not pairs:
         return 0.0
     i, j = np.array(pairs).T
@@ -47,7 +45,7 @@ def expected_boxes(before: np.ndarray, after: np.ndarray, t: float) -> np.ndarra
     each pair (`pair_faces`) moved linearly; each unpaired box moved as the pairs move (their median shift: a
     camera pan or a crowd moves faces together), or left where it was when nothing paired."""
     before, after = np.asarray(before, np.float32).reshape(-1, 4), np.asarray(after, np.float32).reshape(-1, 4)
-    pairs = pair_faces(before, after, PAIR_MAX_MOVE, PAIR_MAX_SCALE)
+    pairs = pair_faces(before, after, SCAN_STEP)
     shift = np.zeros(4, np.float32)
     if pairs:
         shift = np.median([after[j] - before[i] for i, j in pairs], axis=0).astype(np.float32)
