@@ -1,6 +1,8 @@
-"""The main window: video with transport controls, recognition controls and gallery beside it, menus, status bar.
+"""The main window: video with transport controls, recognition controls and gallery beside it, the people of the
+video below it, menus, status bar.
 
-It only wires widgets together; everything that touches models, videos or the gallery runs in the engine.
+It only wires widgets together; everything that touches models, videos or the gallery runs in the engine, or for
+the people index in the indexing thread.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -35,11 +38,15 @@ from PySide6.QtWidgets import (
 from sphereapp import __version__
 from sphereapp.core.errors import InputError
 from sphereapp.core.identities.photos import IMAGE_SUFFIXES, enrols, photo_files
+from sphereapp.core.index.naming import name_person
+from sphereapp.core.index.report import VideoIndex
 from sphereapp.core.media.video import VideoInfo
 from sphereapp.gui.engine import Engine, FaceChoice, ModelStatus
 from sphereapp.gui.export_dialog import ExportDialog
 from sphereapp.gui.face_choice_dialog import FaceChoiceDialog
 from sphereapp.gui.gallery_panel import GalleryPanel
+from sphereapp.gui.people_indexer import EnrolRequest, PeopleIndexing
+from sphereapp.gui.people_panel import PeoplePanel
 from sphereapp.gui.playback_bar import PlaybackBar
 from sphereapp.gui.player import Player
 from sphereapp.gui.recognition_box import RecognitionBox
@@ -49,11 +56,13 @@ from sphereapp.gui.video_view import VideoView
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.mpg *.mpeg *.ts *.wmv *.flv);;All files (*)"
 SIDE_PANEL_WIDTH = 300
+PEOPLE_PANEL_HEIGHT = 260
 BANNER_STYLE = "QFrame#modelBanner { background: #fff3cd; border: 1px solid #e0c36c; border-radius: 4px; }" \
                "QFrame#modelBanner QLabel { color: #4d3800; }"
 SHORTCUTS_HELP = ("Space: play / pause\n\u2190 / \u2192: one frame back / forward\nCtrl+O: open a video\n"
-                  "Ctrl+E: export the annotated video\nDouble-click a gallery name: rename\n"
-                  "Right-click a face: enrol it")
+                  "Ctrl+E: export the annotated video\nCtrl+I: index the people in the video\n"
+                  "Double-click a gallery name: rename\nRight-click a face: enrol it\n"
+                  "Click a person's strip in the people panel: go there")
 
 
 def dropped_files(event: QDropEvent | QDragEnterEvent) -> list[Path]:
@@ -89,11 +98,13 @@ class MainWindow(QMainWindow):
         self.gallery_path = gallery_path
         self.model_status: ModelStatus | None = None
         self._recognition = settings.recognition()
+        self._index_recognition: RecognitionSettings | None = None  # what made the people panel's index
         if model:  # from the command line: used for this session, not saved
             self._recognition = replace(self._recognition, model=str(model))
         self.setWindowTitle("sphereapp")
         self.setAcceptDrops(True)
         self.engine = Engine(self)
+        self.indexing = PeopleIndexing(self)
         self.player = Player(self.engine, threshold=0.5, show_scores=settings.show_scores, parent=self)
         self._build_widgets()
         self._build_menus()
@@ -133,6 +144,14 @@ class MainWindow(QMainWindow):
         outer.setContentsMargins(8, 8, 8, 4)
         outer.addWidget(splitter)
         self.setCentralWidget(container)
+        self.people_panel = PeoplePanel()
+        self.people_dock = QDockWidget("People in this video", self)
+        self.people_dock.setObjectName("peopleDock")
+        self.people_dock.setWidget(self.people_panel)
+        self.people_dock.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.TopDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.people_dock)
+        self.resizeDocks([self.people_dock], [PEOPLE_PANEL_HEIGHT], Qt.Orientation.Vertical)
+        self.people_dock.hide()  # shown when asked for: indexing takes a while
 
     def _action(self, text: str, slot, shortcut=None, menu: QMenu | None = None) -> QAction:
         action = QAction(text, self)
@@ -160,6 +179,12 @@ class MainWindow(QMainWindow):
         self._action("Play / pause", self.player.toggle_playing, Qt.Key.Key_Space, play_menu)
         self._action("Next frame", lambda: self.player.step(1), Qt.Key.Key_Right, play_menu)
         self._action("Previous frame", lambda: self.player.step(-1), Qt.Key.Key_Left, play_menu)
+        people_menu = self.menuBar().addMenu("P&eople")
+        self.index_action = self._action("&Index people in this video", self.index_people, "Ctrl+I", people_menu)
+        self.index_action.setEnabled(False)
+        panel_action = self.people_dock.toggleViewAction()
+        panel_action.setText("Show the people &panel")
+        people_menu.addAction(panel_action)
         help_menu = self.menuBar().addMenu("&Help")
         self._action("Keyboard shortcuts", lambda: self._inform("Keyboard shortcuts", SHORTCUTS_HELP), None,
                      help_menu)
@@ -193,6 +218,18 @@ class MainWindow(QMainWindow):
         self.gallery_panel.renameRequested.connect(self.engine.rename)
         self.gallery_panel.removeRequested.connect(self.engine.remove)
         self.video_view.enrolRequested.connect(self.ask_enrol_from_frame)
+        worker.galleryChanged.connect(self.people_panel.set_gallery)
+        self.player.overlayChanged.connect(lambda overlay: self.people_panel.set_position(overlay.frame.time))
+        self.people_panel.indexRequested.connect(self.index_people)
+        self.people_panel.cancelRequested.connect(self.indexing.cancel)
+        self.people_panel.seekRequested.connect(self.player.seek_time)
+        self.people_panel.enrolRequested.connect(self.ask_enrol_person)
+        self.indexing.progress.connect(self.people_panel.show_progress)
+        self.indexing.finished.connect(self._indexed)
+        self.indexing.cancelled.connect(self._index_cancelled)
+        self.indexing.failed.connect(self._index_failed)
+        self.indexing.enrolled.connect(self._person_enrolled)
+        self.indexing.enrolFailed.connect(lambda message: self._warn("Cannot enrol", message))
 
     def _size_window(self) -> None:
         self.setMinimumSize(880, 540)
@@ -220,7 +257,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{Path(path).name} \u2014 sphereapp")
         self.settings.add_recent_file(path)
         self._rebuild_recent_menu()
-        self._update_export_action()
+        self.indexing.cancel()  # an index of the video before is no use now
+        self.people_panel.set_busy(False)
+        self.people_panel.set_index(None)
+        self._update_video_actions()
         self.statusBar().showMessage(
             f"{info.width}\u00d7{info.height}, {info.fps:.2f} fps, {info.codec}"
             + ("" if info.frame_count is None else f", {info.frame_count} frames"), 6000)
@@ -272,7 +312,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(status.device)
         self.model_label.setText(f"model: {status.model_name}")
         self.recognition_box.set_default(status.threshold, status.far_curve, status.calibration)
-        self._update_export_action()
+        self._update_video_actions()
 
     def _model_failed(self, message: str) -> None:
         if self.model_status is None:
@@ -327,6 +367,57 @@ class MainWindow(QMainWindow):
         self.gallery_panel.show_message(message)
         self.statusBar().showMessage(message, 10_000)
 
+    # -- people of the video -------------------------------------------------------------------------------------
+
+    def index_people(self) -> None:
+        """Index the open video's people in the background with the current gallery, model and threshold (a run in
+        progress starts again)."""
+        if not self.index_action.isEnabled():
+            return
+        self.people_dock.show()
+        self.people_dock.raise_()
+        self.people_panel.set_busy(True)
+        self.indexing.start(Path(self.player.path), self.gallery_path, self._recognition, self.player.threshold)
+
+    def _indexed(self, index: VideoIndex, recognition: RecognitionSettings) -> None:
+        self._index_recognition = recognition
+        self.people_panel.set_busy(False)
+        self.people_panel.set_index(index)
+        known = sum(person.known for person in index.people)
+        self.statusBar().showMessage(f"Indexed {Path(index.video).name}: {len(index.people)} people ({known} known, "
+                                     f"{len(index.people) - known} unknown)", 8000)
+
+    def _index_cancelled(self) -> None:
+        self.people_panel.set_busy(False)
+        self.statusBar().showMessage("Indexing cancelled", 5000)
+
+    def _index_failed(self, message: str) -> None:
+        self.people_panel.set_busy(False)
+        self._warn("Cannot index the video", message)
+
+    def ask_enrol_person(self, label: str) -> None:
+        """People panel ▸ Enrol as…: ask for a name, then enrol that person's best face into the gallery."""
+        index, person = self.people_panel.index, self.people_panel.person(label)
+        if index is None or person is None:
+            return
+        name, ok = QInputDialog.getText(self, f"Enrol {label}", "Name of the person:")
+        if not ok:
+            return
+        try:
+            name_person(index, label, name)  # the index must take the name: checked before anything is stored
+        except InputError as error:
+            self._warn("Cannot enrol", str(error))
+            return
+        self.indexing.enrol(index, person, name.strip(), self.gallery_path, self._index_recognition)
+
+    def _person_enrolled(self, request: EnrolRequest, name: str, hints: list[str]) -> None:
+        """The gallery file has the person now: the index row takes the name and the engine reads the gallery again
+        (the video is labelled with it from the shown frame on)."""
+        if self.people_panel.index is request.index:
+            self.people_panel.set_index(name_person(request.index, request.person.label, name))
+        self.engine.open_gallery(self.gallery_path)
+        self._enrolled(name, hints)
+
     # -- display and export --------------------------------------------------------------------------------------
 
     def _set_show_scores(self, show: bool) -> None:
@@ -340,8 +431,12 @@ class MainWindow(QMainWindow):
         self.rate_label.setText(text)
         self.rate_label.setStyleSheet("color: #d9534f; font-weight: bold;" if lagging else "")
 
-    def _update_export_action(self) -> None:
-        self.export_action.setEnabled(self.player.path is not None and self.model_status is not None)
+    def _update_video_actions(self) -> None:
+        """Export and indexing need a video and a model."""
+        ready = self.player.path is not None and self.model_status is not None
+        self.export_action.setEnabled(ready)
+        self.index_action.setEnabled(ready)
+        self.people_panel.set_can_index(ready)
 
     def choose_export_target(self) -> None:
         if not self.export_action.isEnabled():
@@ -398,6 +493,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.player.pause()
         self.settings.set_window_geometry(self.saveGeometry())
+        self.indexing.shutdown()
         self.engine.shutdown()
         super().closeEvent(event)
 

@@ -75,6 +75,10 @@ class Player(QObject):
             self._clock_start = (time.perf_counter(), index)
         self._request(index)
 
+    def seek_time(self, seconds: float) -> None:
+        """Show the frame at `seconds` into the video."""
+        self.seek(round(seconds * self.fps))
+
     def step(self, frames: int) -> None:
         """Pause and move by `frames` (negative: back)."""
         self.pause()

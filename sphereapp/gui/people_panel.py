@@ -1,0 +1,252 @@
+"""The "People in this video" panel: a row per person of the video's index (best face, name or "Unknown N", screen
+time, a timeline strip), the indexing progress with Cancel, and "Enrol as…" on unknown people.
+
+It shows what it is given and says what the user asked for through signals; the window does the work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sphereapp.core.identities.store import Identity
+from sphereapp.core.index.people import Person
+from sphereapp.core.index.report import VideoIndex
+from sphereapp.core.media.annotate import Color, identity_color
+from sphereapp.gui.export_dialog import progress_text
+from sphereapp.gui.playback_bar import format_time
+from sphereapp.gui.timeline_strip import TimelineStrip
+from sphereapp.gui.video_view import to_qimage
+
+THUMBNAIL_SIZE = QSize(48, 60)
+INFO_WIDTH = 170  # px of name and screen time: the strips of all rows start at the same x
+UNKNOWN_COLOR = (150, 150, 150)  # the strip of an unknown person (as their grey box in the video)
+HINT = ("Index people finds everyone in this video: gallery people by name, the others grouped as Unknown 1, 2, \u2026 "
+        "with their screen time. It reads the whole video in the background; playback goes on meanwhile.")
+
+
+def person_summary(person: Person) -> str:
+    """'12.3 s on screen · 2 appearances'."""
+    count = len(person.appearances)
+    return f"{person.seconds:.1f} s on screen \u00b7 {count} appearance{'s' if count != 1 else ''}"
+
+
+def index_summary(index: VideoIndex) -> str:
+    """'5 people (2 known, 3 unknown) · model … · threshold 0.467'."""
+    known = sum(person.known for person in index.people)
+    count = len(index.people)
+    return (f"{count} {'person' if count == 1 else 'people'} ({known} known, {count - known} unknown) \u00b7 "
+            f"model {index.model} \u00b7 threshold {index.threshold:.3f}")
+
+
+def face_pixmap(person: Person) -> QPixmap:
+    """The person's best face, fitted into THUMBNAIL_SIZE."""
+    return QPixmap.fromImage(to_qimage(person.thumbnail)).scaled(
+        THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+class PersonRow(QFrame):
+    """One person: face, name, screen time, strip, and "Enrol as…" when unknown. A click on the row shows their
+    first appearance, a click on the strip that moment."""
+
+    seekRequested = Signal(float)
+    enrolRequested = Signal(str)  # the person's label
+
+    def __init__(self, person: Person, duration: float, color: Color, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.person = person
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(f"{person.label}: first seen at {format_time(person.appearances[0].start)}, "
+                        f"{person.faces} faces, mean score {person.mean_score:.2f}")
+        self.face = QLabel()
+        self.face.setFixedSize(THUMBNAIL_SIZE)
+        self.face.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.face.setPixmap(face_pixmap(person))
+        self.name = QLabel(person.label)
+        font = self.name.font()
+        font.setBold(True)
+        self.name.setFont(font)
+        if not person.known:
+            self.name.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.details = QLabel(person_summary(person))
+        info = QWidget()
+        info.setFixedWidth(INFO_WIDTH)
+        info_layout = QVBoxLayout(info)
+        info_layout.setContentsMargins(0, 0, 0, 0)
+        info_layout.addWidget(self.name)
+        info_layout.addWidget(self.details)
+        self.strip = TimelineStrip(person.appearances, duration, QColor(*color))
+        self.strip.seekRequested.connect(self.seekRequested)
+        self.enrol_button = QPushButton("Enrol as\u2026")
+        self.enrol_button.setToolTip(f"Add {person.label}'s best face to the gallery under a name")
+        self.enrol_button.clicked.connect(lambda: self.enrolRequested.emit(person.label))
+        size_policy = self.enrol_button.sizePolicy()
+        size_policy.setRetainSizeWhenHidden(True)  # known rows keep the space: every strip ends at the same x
+        self.enrol_button.setSizePolicy(size_policy)
+        self.enrol_button.setVisible(not person.known)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.face)
+        layout.addWidget(info)
+        layout.addWidget(self.strip, 1)
+        layout.addWidget(self.enrol_button)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.seekRequested.emit(self.person.appearances[0].start)
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = QMenu(self)
+        menu.addAction("Go to first appearance", lambda: self.seekRequested.emit(self.person.appearances[0].start))
+        if not self.person.known:
+            menu.addAction("Enrol as\u2026", lambda: self.enrolRequested.emit(self.person.label))
+        menu.exec(event.globalPos())
+
+
+class PeoplePanel(QWidget):
+    """The index of the open video as rows, with the controls to make it."""
+
+    indexRequested = Signal()
+    cancelRequested = Signal()
+    seekRequested = Signal(float)  # seconds into the video
+    enrolRequested = Signal(str)  # label of an unknown person
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.index: VideoIndex | None = None
+        self.rows: list[PersonRow] = []
+        self._colors: dict[str, Color] = {}  # gallery name -> colour
+        self._position: float | None = None
+        self._started = 0.0
+        self.summary = QLabel()
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(240)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop indexing; the panel keeps what it showed before")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.index_button = QPushButton("Index people")
+        self.index_button.setToolTip("Find everyone in this video (Ctrl+I)")
+        self.index_button.clicked.connect(self.indexRequested)
+        header = QHBoxLayout()
+        header.addWidget(self.summary, 1)
+        for widget in (self.progress, self.cancel_button, self.index_button):
+            header.addWidget(widget)
+        self.hint = QLabel(HINT)
+        self.hint.setWordWrap(True)
+        self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self._rows_widget = QWidget()
+        self._rows_layout = QVBoxLayout(self._rows_widget)
+        self._rows_layout.setContentsMargins(0, 0, 0, 0)
+        self._rows_layout.setSpacing(4)
+        self._rows_layout.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self._rows_widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(header)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.scroll, 1)
+        self.set_busy(False)
+        self.set_index(None)
+
+    # -- what the window shows -----------------------------------------------------------------------------------
+
+    def set_index(self, index: VideoIndex | None) -> None:
+        """Show the people of an index (None: no index yet)."""
+        self.index = index
+        for row in self.rows:
+            self._rows_layout.removeWidget(row)
+            row.deleteLater()
+        self.rows = []
+        for person in index.people if index is not None else ():
+            row = PersonRow(person, index.duration, self._color(person))
+            row.strip.set_position(self._position)
+            row.seekRequested.connect(self.seekRequested)
+            row.enrolRequested.connect(self.enrolRequested)
+            self._rows_layout.insertWidget(len(self.rows), row)
+            self.rows.append(row)
+        self.hint.setVisible(index is None)
+        self.scroll.setVisible(index is not None)
+        self.index_button.setText("Index people" if index is None else "Index again")
+        self._show_summary()
+
+    def person(self, label: str) -> Person | None:
+        """The shown person labelled `label`."""
+        return next((row.person for row in self.rows if row.person.label == label), None)
+
+    def set_busy(self, busy: bool) -> None:
+        """Indexing runs: progress and Cancel instead of the Index button."""
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.cancel_button.setEnabled(True)
+        self.index_button.setVisible(not busy)
+        if busy:
+            self._started = time.perf_counter()
+            self.progress.setRange(0, 0)  # busy until the first frames are done
+            self.progress.setFormat("")
+            self.summary.setText("Loading the models\u2026")
+        else:
+            self._show_summary()
+
+    def show_progress(self, done: int, total: int | None) -> None:
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+        self.summary.setText(f"Indexing \u00b7 {progress_text(done, total, time.perf_counter() - self._started)}")
+
+    def set_can_index(self, can: bool) -> None:
+        """Whether a video and a model are there to index with."""
+        self.index_button.setEnabled(can)
+
+    def set_position(self, seconds: float) -> None:
+        """The moment the player shows, drawn on every strip."""
+        self._position = seconds
+        for row in self.rows:
+            row.strip.set_position(seconds)
+
+    def set_gallery(self, identities: Sequence[Identity]) -> None:
+        """The gallery's colours, for the strips of known people."""
+        self._colors = {identity.name: identity.color for identity in identities}
+        for row in self.rows:
+            row.strip.set_color(QColor(*self._color(row.person)))
+
+    def _show_summary(self) -> None:
+        index = self.index
+        if index is None:
+            self.summary.setText("No index of this video yet.")
+        else:
+            self.summary.setText(index_summary(index) if index.people else "Nobody found in this video.")
+        self.summary.setToolTip(index.video if index is not None else "")
+
+    def _color(self, person: Person) -> Color:
+        if not person.known:
+            return UNKNOWN_COLOR
+        return self._colors.get(person.label) or identity_color(person.label)
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.summary.setText("Cancelling\u2026")
+        self.cancelRequested.emit()

@@ -1,0 +1,149 @@
+"""The "People in this video" panel: strip geometry and clicks, rows, and in the app (offscreen) indexing in the
+background with Cancel, seeking from a strip, and "Enrol as…" re-labelling the index row and the live video.
+
+The panel's own tests use an index made from fake faces (test_people_index.sample_index); the app's index the
+12-frame clip of test_gui with the untrained SphereFace-4 (mechanics only, never recognition quality).
+"""
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from sphereapp.core.identities.store import GalleryStore
+from sphereapp.core.index.people import Appearance
+from sphereapp.gui.people_panel import UNKNOWN_COLOR, PeoplePanel
+from sphereapp.gui.timeline_strip import MIN_SPAN_PX, appearance_at, seek_time, span_rects
+from test_gui import WAIT_MS, clip, gallery_path, make_window, names_drawn, open_clip, window  # noqa: F401 (fixtures)
+from test_people_index import sample_index
+
+SPANS = (Appearance(1.0, 3.0), Appearance(6.0, 6.01))  # on a 10 s video, 200 px: 20..60 px and a sliver at 120 px
+
+
+def test_strip_geometry_and_what_a_click_shows():
+    assert span_rects(SPANS, 10.0, 200) == [(20.0, 40.0), (120.0, MIN_SPAN_PX)]  # the sliver is drawn 2 px wide
+    assert span_rects(SPANS, 0.0, 200) == []
+    assert span_rects((Appearance(9.999, 10.0),), 10.0, 200) == [(200 - MIN_SPAN_PX, MIN_SPAN_PX)]  # kept inside
+    assert [appearance_at(SPANS, 10.0, 200, x) for x in (19, 20, 40, 60, 61, 118, 125, 127)] == [
+        None, 0, 0, 0, None, 1, 1, None]  # the sliver takes clicks 8 px wide
+    assert seek_time(SPANS, 10.0, 200, 40) == pytest.approx(2.0)  # inside: the clicked moment
+    assert seek_time(SPANS, 10.0, 200, 124) == 6.0  # on the sliver, past its end: its start
+    assert seek_time(SPANS, 10.0, 200, 5) == 1.0  # between appearances: the start of the nearest
+    assert seek_time(SPANS, 10.0, 200, 100) == 6.0
+    assert seek_time(SPANS, 10.0, 200, 70) == 1.0
+    assert seek_time((), 10.0, 200, 70) is None
+
+
+@pytest.fixture
+def panel(qtbot) -> PeoplePanel:
+    panel = PeoplePanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 300)
+    panel.show()
+    return panel
+
+
+def test_rows_show_each_person_and_clicks_ask_to_seek(qtbot, panel):
+    assert panel.summary.text() == "No index of this video yet." and panel.hint.isVisible() and not panel.rows
+    index = sample_index()  # Ada (known) 0-1 s; Unknown 1 at 0-1 s and 4-4.5 s; a 6 s video
+    panel.set_index(index)
+    assert [row.name.text() for row in panel.rows] == ["Ada", "Unknown 1"] and not panel.hint.isVisible()
+    assert panel.summary.text().startswith("2 people (1 known, 1 unknown) \u00b7 model sphereface20 (id x)")
+    ada, unknown = panel.rows
+    assert ada.details.text() == "1.0 s on screen \u00b7 1 appearance"
+    assert not ada.enrol_button.isVisible() and unknown.enrol_button.isVisible()
+    assert ada.strip.geometry().right() == unknown.strip.geometry().right()  # strips line up
+    assert unknown.strip.color.getRgb()[:3] == UNKNOWN_COLOR
+    assert not ada.face.pixmap().isNull()  # the best face
+
+    strip = unknown.strip
+    x = round(strip.width() * 4.25 / 6.0)  # the middle of the second appearance
+    with qtbot.waitSignal(panel.seekRequested) as sought:
+        qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, strip.height() // 2))
+    assert sought.args[0] == pytest.approx(x / strip.width() * 6.0) and 4.0 <= sought.args[0] < 4.5
+    with qtbot.waitSignal(panel.seekRequested) as sought:
+        qtbot.mouseClick(unknown, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))  # the row: first appearance
+    assert sought.args == [0.0]
+    with qtbot.waitSignal(panel.enrolRequested) as asked:
+        unknown.enrol_button.click()
+    assert asked.args == ["Unknown 1"]
+
+    panel.set_position(4.25)
+    assert strip.position == 4.25 and ada.strip.position == 4.25
+
+
+def test_busy_panel_offers_cancel_and_keeps_the_rows_it_had(qtbot, panel):
+    panel.set_index(sample_index())
+    panel.set_busy(True)
+    assert panel.progress.isVisible() and panel.cancel_button.isVisible() and not panel.index_button.isVisible()
+    panel.show_progress(30, 120)
+    assert panel.progress.value() == 30 and panel.summary.text().startswith("Indexing \u00b7 25%")
+    with qtbot.waitSignal(panel.cancelRequested):
+        panel.cancel_button.click()
+    assert not panel.cancel_button.isEnabled() and panel.summary.text() == "Cancelling\u2026"
+    panel.set_busy(False)
+    assert [row.name.text() for row in panel.rows] == ["Ada", "Unknown 1"] and panel.summary.text().startswith("2 people")
+    assert panel.index_button.isVisible() and panel.index_button.text() == "Index again"
+
+
+def index_clip(qtbot, window) -> None:
+    window.index_action.trigger()
+    assert window.people_dock.isVisible() and window.people_panel.progress.isVisible()
+    qtbot.waitUntil(lambda: window.people_panel.index is not None, timeout=120_000)
+
+
+def test_indexing_fills_the_panel_a_strip_seeks_and_enrol_as_names_the_row_and_the_video(qtbot, window, clip,
+                                                                                          gallery_path, monkeypatch):
+    open_clip(qtbot, window, clip)
+    assert not window.people_dock.isVisible()  # shown when asked for
+    index_clip(qtbot, window)
+    panel = window.people_panel
+    people = panel.index.people
+    assert people and [row.name.text() for row in panel.rows] == [f"Unknown {k}" for k in range(1, len(people) + 1)]
+    assert not panel.progress.isVisible() and "Indexed hikers_12.mp4" in window.statusBar().currentMessage()
+
+    strip = panel.rows[0].strip
+    with qtbot.waitSignal(window.player.overlayChanged, timeout=WAIT_MS):
+        qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(strip.width() // 2, 5))
+    middle = strip.width() // 2 / strip.width() * panel.index.duration
+    assert window.player.index == round(middle * window.player.fps) > 0
+    assert strip.position == pytest.approx(window.player.overlay.frame.time)
+
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *args, **kwargs: ("Walker", True)))
+    panel.rows[0].enrol_button.click()
+    qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Walker"], timeout=WAIT_MS)
+    assert [row.name.text() for row in panel.rows][0] == "Walker" and panel.index.people[0].known
+    assert not panel.rows[0].enrol_button.isVisible()
+    with GalleryStore(gallery_path) as store:
+        (identity,) = store.identities()
+    assert identity.source == f"{clip} (Unknown 1)"
+    # The engine read the gallery again: the live video is labelled with the new name.
+    qtbot.waitUntil(lambda: window.player.overlay.recognizer.gallery.names == ["Walker"], timeout=WAIT_MS)
+    window.recognition_box.set_threshold(min(float(face.scores[0]) for face in window.player.overlay.result.faces)
+                                         - 0.001)
+    assert "Walker" in names_drawn(window)
+
+    if len(panel.rows) > 1:  # a name the index already has is refused before anything is stored
+        panel.rows[1].enrol_button.click()
+        (box,) = [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+        assert box.windowTitle() == "Cannot enrol" and "already one of the people" in box.text()
+        assert window.gallery_panel.names() == ["Walker"] and panel.rows[1].name.text() == "Unknown 2"
+
+
+def test_cancelled_indexing_leaves_the_panel_as_it_was_and_failures_are_dialogs(qtbot, window, clip, tmp_path):
+    moved = tmp_path / "clip.mp4"
+    moved.write_bytes(clip.read_bytes())
+    open_clip(qtbot, window, moved)
+    window.indexing.progress.connect(lambda *_: window.people_panel.cancel_button.click())  # Cancel at once
+    window.index_action.trigger()
+    qtbot.waitUntil(lambda: not window.people_panel.progress.isVisible(), timeout=120_000)
+    assert window.people_panel.index is None and not window.people_panel.rows
+    assert window.people_panel.summary.text() == "No index of this video yet."
+    assert window.statusBar().currentMessage() == "Indexing cancelled"
+
+    window.indexing.progress.disconnect()
+    moved.unlink()  # the video is gone: indexing cannot read it
+    window.index_action.trigger()
+    qtbot.waitUntil(lambda: any(box.isVisible() for box in window.findChildren(QMessageBox)), timeout=120_000)
+    (box,) = [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+    assert box.windowTitle() == "Cannot index the video" and "clip.mp4" in box.text()
+    assert window.people_panel.index is None and not window.people_panel.progress.isVisible()
