@@ -71,22 +71,23 @@ def recognise_all(video: Path, recognizer: Recognizer, speed: Speed = EVERY_FRAM
 Named = list[list[tuple[int, int, int]]]  # per frame, per face: (track id, identity, its best person alone)
 
 
-def name_tracked(results: list[FrameResult], threshold: float) -> Named:
-    """(Track id, identity, best person alone) of every face of every frame, named by the tracker."""
+def track_all(results: list[FrameResult], threshold: float) -> list[FrameResult]:
+    """Every frame's faces named by the tracker (`sphereapp run`, the default)."""
     tracker = Tracker()
-    return [[(track, face.identity, identity_from_scores(face.track_scores, threshold)[0])
-             for track, face in zip(tracker.update(r.faces, threshold), r.faces)] for r in results]
+    return [replace(r, faces=tracker.update(r.faces, threshold)) for r in results]
+
+
+def name_tracked(tracked: list[FrameResult], threshold: float) -> Named:
+    """(Track id, identity, best person alone) of every face of every frame named by the tracker."""
+    return [[(face.track, face.identity, identity_from_scores(face.track_scores, threshold)[0]) for face in r.faces]
+            for r in tracked]
 
 
 def name_per_frame(results: list[FrameResult], tracks: Named, threshold: float) -> Named:
     """Same faces and track ids, each frame named from its own scores (`sphereapp run --no-tracking`)."""
-    named = []
-    for r, frame_tracks in zip(results, tracks):
-        untracked = [replace(face, track_scores=None) for face in r.faces]
-        label_faces(untracked, threshold)
-        named.append([(track, face.identity, identity_from_scores(face.scores, threshold)[0])
-                      for (track, _, _), face in zip(frame_tracks, untracked)])
-    return named
+    return [[(track, face.identity, identity_from_scores(face.scores, threshold)[0])
+             for (track, _, _), face in zip(frame_tracks, label_faces(r.faces, threshold))]
+            for r, frame_tracks in zip(results, tracks)]
 
 
 def name_twice(identities: list[int]) -> bool:
@@ -161,8 +162,8 @@ def main() -> int:
     recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
 
     results = recognise_all(args.video, recognizer)
-    tracked = name_tracked(results, threshold)
-    reference = [FrameResult(r.index, r.time, [type(f)(**vars(f)) for f in r.faces]) for r in results]
+    reference = track_all(results, threshold)
+    tracked = name_tracked(reference, threshold)
     frame_at = next(k for k, r in enumerate(results) if r.index == enrol_index)
     enrolled_faces = match_boxes(enrol_boxes, np.array([f.box for f in results[frame_at].faces]), 0.5)
     enrol_tracks = {tracked[frame_at][j][0]: person for person, j in enrolled_faces}
@@ -175,7 +176,7 @@ def main() -> int:
         "tracked": stability(tracked, enrol_tracks),
     }
     for speed in args.check:
-        faster = recognise_all(args.video, recognizer, speed)
+        faster = track_all(recognise_all(args.video, recognizer, speed), threshold)
         faster_named = name_tracked(faster, threshold)
         faster_tracks = {}
         for person, box in enumerate(enrol_boxes):  # this run's tracks through the enrolled faces

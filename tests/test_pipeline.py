@@ -2,6 +2,7 @@
 
 import json
 import threading
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.media.annotate import UNKNOWN_COLOR
 from sphereapp.core.media.video import Frame, VideoReader, VideoWriter
 from sphereapp.core.recognition.recognizer import Recognizer
-from sphereapp.core.recognition.results import FaceResult, label_faces
+from sphereapp.core.recognition.results import FaceResult, FrameResult, label_faces
 from sphereapp.core.recognition.reuse import EmbeddingReuse
 from sphereapp.core.recognition.speed import EVERY_FRAME, Speed
 from sphereapp.core.vision.align import TEMPLATE_112x96
@@ -83,15 +84,25 @@ def test_recognise_with_reuse_embeds_a_followed_face_every_nth_time_and_after_a_
 
 def test_label_faces_threshold_is_inclusive_and_relabels():
     face = FaceResult(np.zeros(4), 0.9, np.zeros((5, 2)), np.array([0.2, 0.5], np.float32))
-    label_faces([face], threshold=0.5)
-    assert (face.identity, face.similarity) == (1, 0.5)
-    label_faces([face], threshold=0.6)
-    assert face.identity == -1 and face.similarity == 0.5
+    [named] = label_faces([face], threshold=0.5)
+    assert (named.identity, named.similarity) == (1, 0.5)
+    [unknown] = label_faces([named], threshold=0.6)
+    assert unknown.identity == -1 and unknown.similarity == 0.5
+    assert named.identity == 1 and face.identity == -1 and np.isnan(face.similarity)  # results are never changed
+
+
+def test_results_are_immutable():
+    face = FaceResult(np.zeros(4), 0.9, np.zeros((5, 2)), np.zeros(0, np.float32))
+    result = FrameResult(0, 0.0, [face])
+    assert result.faces == (face,)  # a list given is kept as a tuple
+    with pytest.raises(FrozenInstanceError):
+        face.identity = 3
+    with pytest.raises(FrozenInstanceError):
+        result.faces = ()
 
 
 def test_empty_gallery_means_unknown_without_score():
-    face = FaceResult(np.zeros(4), 0.9, np.zeros((5, 2)), np.zeros(0, np.float32))
-    label_faces([face], threshold=0.1)
+    [face] = label_faces([FaceResult(np.zeros(4), 0.9, np.zeros((5, 2)), np.zeros(0, np.float32))], threshold=0.1)
     assert face.identity == -1 and np.isnan(face.similarity)
     record = frame_log(type("R", (), {"index": 0, "time": 0.0, "faces": [face]})(), [])
     assert record["faces"][0]["identity"] is None and record["faces"][0]["similarity"] is None

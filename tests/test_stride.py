@@ -95,10 +95,11 @@ def test_a_quick_face_that_no_longer_overlaps_is_still_one_face_in_between():
     np.testing.assert_allclose(out[1][1].faces[0].box, [25, 0, 65, 40])
 
 
-def test_interpolated_faces_are_copies():
+def test_interpolated_faces_are_new_faces_to_be_named():
     out = list(recognised_frames(frames(3), FakeRecognizer(), Speed(2, 1, 1), batch_size=4))
-    out[1][1].faces[0].identity = 7
-    assert out[0][1].faces[0].identity == -1 and out[2][1].faces[0].identity == -1
+    keyframe_face, between, next_face = out[0][1].faces[0], out[1][1].faces[0], out[2][1].faces[0]
+    assert between is not keyframe_face and between is not next_face
+    assert between.identity == -1 and np.isnan(between.similarity) and between.track_scores is None
 
 
 def test_every_kth_keyframe_is_scanned_and_calls_end_on_a_scanned_one():

@@ -317,7 +317,7 @@ class RecognitionWorker(QObject):
         return self._reuse
 
     def _track(self, result: FrameResult, threshold: float) -> FrameResult:
-        """The frame's faces named by their tracks, as `run_video` names them (`result`, maybe cached, is kept).
+        """The frame's faces named by their tracks, as `run_video` names them.
 
         Tracks continue when the frame follows the last tracked one by at most TRACK_GAP_S (playback, stepping
         forward); anything else (a seek, stepping back, another video or gallery) starts them again.
@@ -328,9 +328,7 @@ class RecognitionWorker(QObject):
         gap = max(1, round(TRACK_GAP_S * self.source.info.fps))
         if last is None or not 0 < result.index - last.index <= gap:
             self.tracker = Tracker()
-        faces = [replace(face) for face in result.faces]
-        self.tracker.update(faces, threshold)
-        self._tracked = FrameResult(result.index, result.time, faces)
+        self._tracked = replace(result, faces=self.tracker.update(result.faces, threshold))
         return self._tracked
 
     # -- export --------------------------------------------------------------------------------------------------

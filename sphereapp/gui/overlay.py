@@ -37,12 +37,10 @@ class Overlay:
 def render(
     frame: Frame, result: FrameResult | None, recognizer: Recognizer | None, threshold: float, show_scores: bool
 ) -> Overlay:
-    """Label the faces at `threshold` and draw them; `result` itself is left unchanged (it may be cached)."""
+    """Label the faces at `threshold` and draw them."""
     if result is None or recognizer is None:
         return Overlay(frame, None, None, [], frame.image, threshold, show_scores)
-    faces = [replace(face) for face in result.faces]
-    label_faces(faces, threshold)
-    labelled = FrameResult(result.index, result.time, faces)
+    labelled = replace(result, faces=label_faces(result.faces, threshold))
     labels = recognizer.labels(labelled)
     image = draw_faces(frame.image, labels, show_scores=show_scores)
     return Overlay(frame, labelled, recognizer, labels, image, threshold, show_scores)

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +86,9 @@ def run_video(
             for frame, result in recognised_frames(decoded, recognizer, speed, batch_size):
                 if should_stop is not None and should_stop():
                     raise KeyboardInterrupt("cancelled")
-                if tracker is not None:
-                    tracker.update(result.faces, recognizer.threshold)
-                else:
-                    label_faces(result.faces, recognizer.threshold)
+                named_faces = (tracker.update(result.faces, recognizer.threshold) if tracker is not None
+                               else label_faces(result.faces, recognizer.threshold))
+                result = replace(result, faces=named_faces)
                 sink.put((frame.image, recognizer.labels(result), frame.time))  # drawn and encoded on a thread
                 n_faces += len(result.faces)
                 named.update(recognizer.gallery.names[face.identity] for face in result.faces if face.identity >= 0)

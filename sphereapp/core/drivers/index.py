@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 from sphereapp.core.background import prefetched
@@ -32,7 +33,7 @@ def index_video(video_path: str | Path, recognizer: Recognizer, *, model_name: s
         for frame, result in recognised_frames(decoded, recognizer, speed, batch_size):
             if should_stop is not None and should_stop():
                 raise KeyboardInterrupt("cancelled")
-            tracker.update(result.faces, recognizer.threshold)
+            result = replace(result, faces=tracker.update(result.faces, recognizer.threshold))
             indexer.add(frame.index, frame.time, frame.image, [
                 IndexedFace(face.track, names[face.identity] if face.identity >= 0 else None, face.similarity,
                             face.embedding, face.box, face.landmarks) for face in result.faces])

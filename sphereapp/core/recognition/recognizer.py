@@ -50,8 +50,7 @@ class Recognizer:
                 for i in range(len(det))
             ]
             start += len(det)
-            label_faces(faces, self.threshold)
-            results.append(FrameResult(frame.index, frame.time, faces))
+            results.append(FrameResult(frame.index, frame.time, label_faces(faces, self.threshold)))
         return results
 
     def _embed_faces(self, faces: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -65,8 +65,9 @@ class Tracker:
     tracks: list[Track] = field(default_factory=list)
     next_id: int = 0
 
-    def update(self, faces: Sequence[FaceResult], threshold: float) -> list[int]:
-        """Assign each face a track, set its `track`, `track_scores` (evidence) and identity/similarity; track ids."""
+    def update(self, faces: Sequence[FaceResult], threshold: float) -> tuple[FaceResult, ...]:
+        """The faces of the next frame with their `track`, its `track_scores` (evidence) and the name decided from
+        them."""
         boxes = np.array([face.box for face in faces], np.float64).reshape(-1, 4)
         assigned: list[Track | None] = [None] * len(faces)
         matched: set[int] = set()
@@ -77,18 +78,18 @@ class Tracker:
             if t not in matched:
                 track.missed += 1
         self.tracks = [track for track in self.tracks if track.missed <= self.max_missed]
+        tracked = []
         for f, face in enumerate(faces):
             track = assigned[f]
             if track is not None:
                 track.count_disagreement(face.scores, threshold)
                 if track.disagreeing >= self.switch_after:
-                    assigned[f] = track = self._split(track)
+                    track = self._split(track)
             if track is None:
-                assigned[f] = track = self._new_track(boxes[f])
+                track = self._new_track(boxes[f])
             track.add(boxes[f], face.scores)
-            face.track, face.track_scores = track.id, track.mean_scores()
-        label_faces(faces, threshold)
-        return [track.id for track in assigned]
+            tracked.append(replace(face, track=track.id, track_scores=track.mean_scores()))
+        return label_faces(tracked, threshold)
 
     def _new_track(self, box: np.ndarray) -> Track:
         track = Track(self.next_id, box, deque(maxlen=self.window))
