@@ -19,6 +19,7 @@ import cv2
 
 from sphereapp.benchmark import even_width, random_recognizer
 from sphereapp.core.media.video import Frame, VideoReader
+from sphereapp.core.recognition.cuts import SceneCuts
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.reuse import EmbeddingReuse
 from sphereapp.core.recognition.search import FollowingSearch
@@ -31,11 +32,12 @@ DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" /
 
 def play(frames: list[Frame], recognizer: Recognizer, scan_every: int) -> tuple[float, float]:
     """(ms a frame, faces a frame) recognising `frames` one by one as the player does."""
-    reuse, following, faces = EmbeddingReuse(Speed().embed_every), FollowingSearch(scan_every), 0
+    reuse, following, cuts, faces = EmbeddingReuse(Speed().embed_every), FollowingSearch(scan_every), SceneCuts(), 0
     started = time.perf_counter()
     for frame in frames:
-        before = following.before(frame)
-        result = recognizer.recognise([frame], reuse, None if before is None else [False], before)[0]
+        cut = cuts.cut_before(frame.image)
+        before = following.before(frame.index, cut)
+        result = recognizer.recognise([frame], reuse, None if before is None else [False], before, [cut])[0]
         following.remember(result)
         faces += len(result.faces)
     return (time.perf_counter() - started) / len(frames) * 1000, faces / len(frames)

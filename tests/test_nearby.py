@@ -79,7 +79,7 @@ def test_keyframes_between_scans_where_faces_move_fast_are_scanned_too():
 def test_a_player_scans_every_kth_frame_and_searches_near_the_last_one_in_between():
     search, plan = FollowingSearch(scan_every=4, max_gap=3), []
     for frame in frames([0, 1, 2, 3, 4, 5, 7, 20, 21]):  # a skip of 2 frames, then a jump of 13
-        before = search.before(frame)
+        before = search.before(frame.index, cut=False)
         plan.append(None if before is None else before.index)
         search.remember(FrameResult(frame.index, frame.time, []))
     assert plan == [None, 0, 1, 2, None, 4, 5, None, 20]
@@ -87,10 +87,11 @@ def test_a_player_scans_every_kth_frame_and_searches_near_the_last_one_in_betwee
 
 def test_a_player_scans_after_a_scene_cut():
     search = FollowingSearch(scan_every=4)
-    dark, bright = frames([0])[0], Frame(index=1, time=0.1, image=np.full((4, 4, 3), 250, np.uint8))
-    assert search.before(dark) is None
+    assert search.before(0, cut=False) is None
     search.remember(FrameResult(0, 0.0, []))
-    assert search.before(bright) is None
+    assert search.before(1, cut=True) is None
+    search.remember(FrameResult(1, 0.1, []))
+    assert search.before(2, cut=False).index == 1
 
 
 def test_a_player_search_needs_positive_settings():

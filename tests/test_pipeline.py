@@ -77,7 +77,8 @@ def test_recognise_with_reuse_embeds_a_followed_face_every_nth_time_and_after_a_
     embedder = FakeEmbedder()
     recognizer, reuse = Recognizer(FakeDetector(), embedder, GALLERY, threshold=0.9), EmbeddingReuse(every=3)
     frames = [frame(k, (200, 0, 0)) for k in range(4)] + [frame(k, (0, 180, 0)) for k in (4, 5)]
-    results = recognizer.recognise(frames[:3], reuse) + recognizer.recognise(frames[3:], reuse)
+    results = recognizer.recognise(frames[:3], reuse)
+    results += recognizer.recognise(frames[3:], reuse, cuts=[False, True, False])  # red to green at frame 4
     assert embedder.batches == [1, 2]  # frame 0; frame 3 (its embedding was 3 keyframes old) and frame 4 (a cut)
     assert [r.faces[0].identity for r in results] == [0, 0, 0, 0, 1, 1]
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sphereapp.core.media.video import Frame
+from sphereapp.core.recognition.cuts import SceneCuts
 from sphereapp.core.recognition.keyframes import recognised_frames
 from sphereapp.core.errors import InputError
 from sphereapp.core.recognition.results import FaceResult, FrameResult
@@ -24,10 +25,12 @@ class FakeRecognizer:
         self.calls: list[list[int]] = []
         self.scanned: list[list[int]] = []  # per call, the frames to scan whole
         self.before: list[int | None] = []  # per call, the keyframe before its first
+        self.cuts: list[list[bool]] = []  # per call, whether each keyframe follows a scene cut
         self.newcomer_from = newcomer_from
 
-    def recognise(self, frames, reuse=None, scanned=None, before=None):
+    def recognise(self, frames, reuse=None, scanned=None, before=None, cuts=None):
         self.calls.append([f.index for f in frames])
+        self.cuts.append(list(cuts))
         self.scanned.append([f.index for f, whole in zip(frames, scanned) if whole])
         self.before.append(None if before is None else before.index)
         self.reuse = reuse
@@ -74,6 +77,20 @@ def test_the_frames_around_a_scene_cut_are_keyframes_and_the_count_restarts():
     assert [f.index for f, _ in out] == list(range(12))
 
 
+def test_each_frame_is_looked_at_once_for_a_cut_and_the_keyframe_after_it_is_told():
+    for speed, keyframes in ((Speed(4, 2, 1), [0, 4, 5, 9, 11]), (Speed(1, 2, 1), list(range(12)))):
+        recognizer = FakeRecognizer()
+        list(recognised_frames(frames(12, cut_at=5), recognizer, speed, batch_size=3))
+        assert [k for call in recognizer.calls for k in call] == keyframes
+        assert [c for call in recognizer.cuts for c in call] == [k == 5 for k in keyframes]
+
+
+def test_scene_cuts_compare_each_frame_with_the_one_before():
+    cuts = SceneCuts()
+    dark, bright = np.zeros((18, 32, 3), np.uint8), np.full((18, 32, 3), 200, np.uint8)
+    assert [cuts.cut_before(image) for image in (dark, dark, bright, bright, dark)] == [False, False, True, False, True]
+
+
 def test_a_face_appearing_between_keyframes_shows_from_half_way():
     out = list(recognised_frames(frames(9), FakeRecognizer(newcomer_from=4), Speed(4, 1, 1)))
     counts = [len(result.faces) for _, result in out]
@@ -83,7 +100,7 @@ def test_a_face_appearing_between_keyframes_shows_from_half_way():
 class QuickFaceRecognizer(FakeRecognizer):
     """Sees one 40 px face that moves 25 px a frame: keyframes 2 frames apart do not overlap it."""
 
-    def recognise(self, frames, reuse=None, scanned=None, before=None):
+    def recognise(self, frames, reuse=None, scanned=None, before=None, cuts=None):
         return [FrameResult(f.index, f.index / 10, [FaceResult(np.array([25.0 * f.index, 0, 25.0 * f.index + 40, 40],
                                                                         np.float32), 0.99, np.zeros((5, 2), np.float32),
                                                                np.array([0.9, 0.1], np.float32))]) for f in frames]

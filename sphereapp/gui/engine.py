@@ -25,6 +25,7 @@ from sphereapp.core.errors import InputError, SphereappError
 from sphereapp.core.identities.enrol import Enroller, Enrolment, add_enrolment
 from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.identities.store import GalleryStore, Identity, clean_name
+from sphereapp.core.recognition.cuts import SceneCuts
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.results import FrameResult
 from sphereapp.core.recognition.reuse import EmbeddingReuse
@@ -136,6 +137,7 @@ class RecognitionWorker(QObject):
         self._reuse: EmbeddingReuse | None = None  # embeddings of the faces of the last recognised frame
         self._reuse_index = -1  # that frame
         self._following = FollowingSearch(LIVE_SCAN_EVERY)  # which frames to scan whole, which to search near
+        self._cuts = SceneCuts()  # of the recognised frames
 
     # -- models and gallery -------------------------------------------------------------------------------------
 
@@ -254,6 +256,7 @@ class RecognitionWorker(QObject):
         self._tracked = None  # the scores changed: tracks start again
         self._reuse = None  # maybe another model: its embeddings do not carry over
         self._following = FollowingSearch(LIVE_SCAN_EVERY)  # maybe another detector
+        self._cuts = SceneCuts()
         self.galleryChanged.emit(self.store.identities() if self.store is not None else [])
         if self._last_request is not None and self.source is not None:
             self.show_frame(*self._last_request)
@@ -270,7 +273,7 @@ class RecognitionWorker(QObject):
         if self.source is not None:
             self.source.close()
         self.source, self._last_request, self._tracked, self._reuse = source, None, None, None
-        self._following = FollowingSearch(LIVE_SCAN_EVERY)
+        self._following, self._cuts = FollowingSearch(LIVE_SCAN_EVERY), SceneCuts()
         self._results.clear()
         self.videoOpened.emit(path, source.info)
 
@@ -285,9 +288,10 @@ class RecognitionWorker(QObject):
             result = self._results.get(frame.index)
             ran_networks = result is None and self.recognizer is not None
             if ran_networks:
-                before = self._following.before(frame)  # searched near its faces, or None: scanned whole
+                cut = self._cuts.cut_before(frame.image)
+                before = self._following.before(frame.index, cut)  # searched near its faces, or None: scanned whole
                 result = self.recognizer.recognise([frame], self._embedding_memory(frame.index),
-                                                   None if before is None else [False], before)[0]
+                                                   None if before is None else [False], before, [cut])[0]
                 self._following.remember(result)
                 self._results[frame.index] = result
                 while len(self._results) > RESULT_CACHE_SIZE:

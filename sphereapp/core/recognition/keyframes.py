@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 
 from sphereapp.core.media.video import Frame
-from sphereapp.core.recognition.cuts import is_cut, thumbnail
+from sphereapp.core.recognition.cuts import SceneCuts
 from sphereapp.core.recognition.geometry import KEYFRAME_STEP, pair_faces
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.results import FaceResult, FrameResult
@@ -37,6 +38,14 @@ class Role(IntEnum):
     SCANNED = 2
 
 
+class Planned(NamedTuple):
+    """A frame waiting for its keyframes to be recognised: its role, and whether a scene cut lies just before it."""
+
+    frame: Frame
+    role: Role
+    cut: bool
+
+
 def recognised_frames(
     frames: Iterable[Frame], recognizer: Recognizer, speed: Speed = Speed(), batch_size: int = 8
 ) -> Iterator[tuple[Frame, FrameResult]]:
@@ -48,21 +57,19 @@ def recognised_frames(
     every, scan_every = speed.detect_every, speed.scan_every
     reuse = EmbeddingReuse(speed.embed_every) if speed.embed_every > 1 else None
     anchor: tuple[Frame, FrameResult] | None = None  # the last keyframe handed out, always a scanned one
-    window: list[tuple[Frame, Role]] = []  # frames after the anchor
-    keys, since_key, since_scan, last_thumbnail = 0, every, scan_every, None
+    window: list[Planned] = []  # frames after the anchor
+    keys, since_key, since_scan, cuts = 0, every, scan_every, SceneCuts()
     for frame in frames:
         role = Role.BETWEEN
         if since_key >= every:
             role = Role.SCANNED if since_scan >= scan_every else Role.SEARCHED
-        if every > 1 or scan_every > 1:  # nothing spans a scene cut: the frames on both sides of it are scanned
-            small = thumbnail(frame.image)
-            if is_cut(last_thumbnail, small):
-                role = Role.SCANNED
-                if window and window[-1][1] != Role.SCANNED:
-                    keys += window[-1][1] == Role.BETWEEN
-                    window[-1] = (window[-1][0], Role.SCANNED)
-            last_thumbnail = small
-        window.append((frame, role))
+        cut = cuts.cut_before(frame.image)
+        if cut:  # nothing spans a scene cut: the frames on both sides of it are scanned
+            role = Role.SCANNED
+            if window and window[-1].role != Role.SCANNED:
+                keys += window[-1].role == Role.BETWEEN
+                window[-1] = window[-1]._replace(role=Role.SCANNED)
+        window.append(Planned(frame, role, cut))
         if role:
             keys, since_key = keys + 1, 1
             since_scan = 1 if role == Role.SCANNED else since_scan + 1
@@ -72,18 +79,24 @@ def recognised_frames(
             anchor = yield from _release(window, anchor, recognizer, reuse)
             window, keys = [], 0
     if window:
-        window[-1] = (window[-1][0], Role.SCANNED)  # the last frame is scanned: nothing to interpolate towards
+        window[-1] = window[-1]._replace(role=Role.SCANNED)  # the last is scanned: nothing to interpolate towards
         yield from _release(window, anchor, recognizer, reuse)
 
 
-def _release(window: list[tuple[Frame, Role]], anchor: tuple[Frame, FrameResult] | None, recognizer: Recognizer,
+def _release(window: list[Planned], anchor: tuple[Frame, FrameResult] | None, recognizer: Recognizer,
              reuse: EmbeddingReuse | None):
     """Recognise the window's keyframes in one call, yield every frame of it; return the last keyframe."""
-    key_frames = [frame for frame, role in window if role]
-    scanned = [role == Role.SCANNED for _, role in window if role]
-    results = iter(recognizer.recognise(key_frames, reuse, scanned, None if anchor is None else anchor[1]))
+    key_frames, scanned, cuts, cut = [], [], [], False
+    for frame, role, cut_before in window:  # a keyframe follows a cut when one lies since the keyframe before it
+        cut = cut or cut_before
+        if role:
+            key_frames.append(frame)
+            scanned.append(role == Role.SCANNED)
+            cuts.append(cut)
+            cut = False
+    results = iter(recognizer.recognise(key_frames, reuse, scanned, None if anchor is None else anchor[1], cuts))
     between: list[Frame] = []
-    for frame, role in window:
+    for frame, role, _ in window:
         if not role:
             between.append(frame)
             continue

@@ -28,19 +28,21 @@ class Recognizer:
         self.threshold = threshold
 
     def recognise(self, frames: Sequence[Frame], reuse: EmbeddingReuse | None = None,
-                  scanned: Sequence[bool] | None = None, before: FrameResult | None = None) -> list[FrameResult]:
+                  scanned: Sequence[bool] | None = None, before: FrameResult | None = None,
+                  cuts: Sequence[bool] | None = None) -> list[FrameResult]:
         """Recognise every face of every frame; batched detection and one embedding batch per call.
 
         With `reuse` (the frames follow the ones it saw last), faces it links to the previous frame's faces keep
-        their embeddings instead of being aligned and embedded again. With `scanned`, only the frames it marks are
-        searched whole for faces, the others near the faces of those (search.py; `before`: the result of the
-        frame before the first).
+        their embeddings instead of being aligned and embedded again, unless `cuts` (default: none) says a scene
+        cut lies between them. With `scanned`, only the frames it marks are searched whole for faces, the others
+        near the faces of those (search.py; `before`: the result of the frame before the first).
         """
         detections = detect_keyframes(self.detector, frames, scanned, before)
         if reuse is None:
             embeddings = self._embed_faces([(frame.image, det.landmarks) for frame, det in zip(frames, detections)])
         else:
-            embeddings = reuse.embeddings([frame.image for frame in frames], detections, self._embed_faces)
+            embeddings = reuse.embeddings([frame.image for frame in frames], detections, self._embed_faces,
+                                          [False] * len(frames) if cuts is None else cuts)
         scores = match(embeddings, self.gallery.embeddings, self.threshold).scores
         results, start = [], 0
         for frame, det in zip(frames, detections):

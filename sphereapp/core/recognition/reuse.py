@@ -2,11 +2,11 @@
 
 A face of a keyframe is the face of the previous keyframe it is paired with, one to one, by least centre move
 (Hungarian: `pair_faces` within `geometry.KEYFRAME_STEP`, the limits interpolation uses too), unless the two
-keyframes are a scene cut apart (cuts.py). Pairing by move rather than box overlap keeps the small, quick faces of a
-crowd, which move more than half their width between keyframes 4 frames apart. Such a face takes over that face's
-embedding until the embedding is `every` keyframes old; new faces, faces after a cut and old embeddings are aligned
-and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold applies at once. With
-`every` = 1 every face is embedded on every keyframe.
+keyframes are a scene cut apart (as the caller found it, cuts.py). Pairing by move rather than box overlap keeps
+the small, quick faces of a crowd, which move more than half their width between keyframes 4 frames apart. Such a
+face takes over that face's embedding until the embedding is `every` keyframes old; new faces, faces after a cut and
+old embeddings are aligned and embedded afresh. Embeddings, not scores, are kept, so a changed gallery or threshold
+applies at once. With `every` = 1 every face is embedded on every keyframe.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from sphereapp.core.recognition.cuts import CUT_LEVEL, is_cut, thumbnail
 from sphereapp.core.recognition.geometry import KEYFRAME_STEP, pair_faces
 from sphereapp.core.vision.detect import Detections
 
@@ -26,30 +25,27 @@ EmbedFaces = Callable[[Sequence[tuple[np.ndarray, np.ndarray]]], np.ndarray]
 class EmbeddingReuse:
     """The faces of the last keyframe seen, with their embeddings and their age; one per run of consecutive frames."""
 
-    def __init__(self, every: int, cut_level: float = CUT_LEVEL):
+    def __init__(self, every: int):
         if every < 1:
             raise ValueError(f"every must be at least 1, not {every}")
-        self.every, self.cut_level = every, cut_level
+        self.every = every
         self.embedded = 0  # faces embedded so far
         self.reused = 0  # faces that took an earlier embedding
         self._boxes = np.zeros((0, 4), np.float32)
         self._embeddings: np.ndarray | None = None  # (len(_boxes), D)
         self._ages = np.zeros(0, np.int64)
-        self._thumbnail: np.ndarray | None = None
 
-    def embeddings(self, images: Sequence[np.ndarray], detections: Sequence[Detections],
-                   embed_faces: EmbedFaces) -> np.ndarray:
+    def embeddings(self, images: Sequence[np.ndarray], detections: Sequence[Detections], embed_faces: EmbedFaces,
+                   cuts: Sequence[bool]) -> np.ndarray:
         """Embeddings of every face of these consecutive keyframes (in order), calling `embed_faces` once for the
-        faces that cannot take an earlier embedding (with an empty list when there are none)."""
+        faces that cannot take an earlier embedding (with an empty list when there are none); `cuts[i]`: a scene cut
+        lies between keyframe i and the keyframe before it."""
         kept = 0 if self._embeddings is None else len(self._embeddings)
         boxes, ages = self._boxes, self._ages
         rows = np.arange(kept)  # row of each face of the previous keyframe in [kept embeddings; new embeddings]
         face_rows, fresh = [], []  # per keyframe: its faces' rows; (image, landmarks) of the faces to embed
         next_row = kept
-        for image, found in zip(images, detections):
-            small = thumbnail(image)
-            cut = is_cut(self._thumbnail, small, self.cut_level)
-            self._thumbnail = small
+        for image, found, cut in zip(images, detections, cuts, strict=True):
             previous = {} if cut else {j: i for i, j in pair_faces(boxes, found.boxes, KEYFRAME_STEP)}
             frame_rows, frame_ages = np.empty(len(found), np.int64), np.zeros(len(found), np.int64)
             new = []

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from sphereapp.core.media.video import Frame
-from sphereapp.core.recognition.cuts import CUT_LEVEL, is_cut, thumbnail
 from sphereapp.core.recognition.geometry import SCAN_STEP, pair_faces
 from sphereapp.core.recognition.results import FrameResult
 from sphereapp.core.vision.detect import Detections, FaceDetector
@@ -101,24 +100,21 @@ class FollowingSearch:
     others the result of the frame just before, whose faces to search near.
 
     A frame is searched when the last recognised frame is at most `max_gap` frames before it, in the same shot
-    (cuts.py), and fewer than `scan_every` - 1 frames were searched since the last scan; otherwise it is
-    scanned, so a newcomer is found within `scan_every` recognised frames.
+    (no scene cut between them), and fewer than `scan_every` - 1 frames were searched since the last scan; otherwise
+    it is scanned, so a newcomer is found within `scan_every` recognised frames.
     """
 
-    def __init__(self, scan_every: int = 4, max_gap: int = 3, cut_level: float = CUT_LEVEL):
+    def __init__(self, scan_every: int = 4, max_gap: int = 3):
         if scan_every < 1 or max_gap < 1:
             raise ValueError(f"scan_every and max_gap must be at least 1, not {scan_every} and {max_gap}")
-        self.scan_every, self.max_gap, self.cut_level = scan_every, max_gap, cut_level
+        self.scan_every, self.max_gap = scan_every, max_gap
         self._last: FrameResult | None = None
-        self._last_thumbnail: np.ndarray | None = None
         self._searched = 0  # frames searched since the last scan
 
-    def before(self, frame: Frame) -> FrameResult | None:
-        """The result to search near for `frame`; None: scan it whole."""
-        small = thumbnail(frame.image)
-        follows = (self._last is not None and 0 < frame.index - self._last.index <= self.max_gap
-                   and not is_cut(self._last_thumbnail, small, self.cut_level))
-        self._last_thumbnail = small
+    def before(self, index: int, cut: bool) -> FrameResult | None:
+        """The result to search near for frame `index` (`cut`: a scene cut lies between it and the last frame
+        asked about); None: scan it whole."""
+        follows = self._last is not None and 0 < index - self._last.index <= self.max_gap and not cut
         if not follows or self._searched + 1 >= self.scan_every:
             self._searched = 0
             return None
