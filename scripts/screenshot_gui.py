@@ -1,4 +1,5 @@
-"""Screenshot the desktop app on the demo clip with the demo gallery enrolled (for docs/screenshot.png).
+"""Screenshot the desktop app on the demo clip with the demo gallery enrolled (for docs/screenshot.png; with --people
+the clip is indexed first and the people panel shown filled, for docs/screenshot_people.png).
 
 Run it under a real X server, e.g. `xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot_gui.py
 --model WEIGHTS.safetensors`. Settings and gallery live in a temporary folder: the user's own are untouched.
@@ -80,6 +81,7 @@ def main() -> int:
     parser.add_argument("--size", default="1200x700", help="window size WxH (logical pixels)")
     parser.add_argument("--dark", action="store_true", help="a dark palette, as under a dark desktop theme")
     parser.add_argument("--colors", type=int, default=256, help="PNG palette size")
+    parser.add_argument("--people", action="store_true", help="index the clip and show the people panel filled")
     args = parser.parse_args()
     os.environ["SPHEREAPP_HOME"] = tempfile.mkdtemp(prefix="sphereapp-screenshot-")
 
@@ -101,6 +103,9 @@ def main() -> int:
     wait_until(app, lambda: window.player.overlay.index == args.frame and window.player.overlay.recognizer
                is not None and window.player.overlay.recognizer.gallery.names == names, 120, f"frame {args.frame}")
     wait_until(app, lambda: window.gallery_panel.names() == names, 30, "the gallery panel")
+    if args.people:
+        window.index_people()
+        wait_until(app, lambda: window.people_panel.index is not None, 1200, "the people index")
     end = time.monotonic() + 0.5
     wait_until(app, lambda: time.monotonic() > end, 5, "repaint")
     if QGuiApplication.platformName() == "offscreen":

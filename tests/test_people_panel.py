@@ -50,6 +50,8 @@ def test_rows_show_each_person_and_clicks_ask_to_seek(qtbot, panel):
     assert panel.summary.text().startswith("2 people (1 known, 1 unknown) \u00b7 model sphereface20 (id x)")
     ada, unknown = panel.rows
     assert ada.details.text() == "1.0 s on screen \u00b7 1 appearance"
+    longest = ada.details.fontMetrics().horizontalAdvance("1234.5 s on screen \u00b7 99 appearances")
+    assert longest <= ada.details.parentWidget().width()  # not cut off
     assert not ada.enrol_button.isVisible() and unknown.enrol_button.isVisible()
     assert ada.strip.geometry().right() == unknown.strip.geometry().right()  # strips line up
     assert unknown.strip.color.getRgb()[:3] == UNKNOWN_COLOR

@@ -56,7 +56,7 @@ from sphereapp.gui.video_view import VideoView
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.mpg *.mpeg *.ts *.wmv *.flv);;All files (*)"
 SIDE_PANEL_WIDTH = 300
-PEOPLE_PANEL_HEIGHT = 260
+PEOPLE_PANEL_HEIGHT = 300
 BANNER_STYLE = "QFrame#modelBanner { background: #fff3cd; border: 1px solid #e0c36c; border-radius: 4px; }" \
                "QFrame#modelBanner QLabel { color: #4d3800; }"
 SHORTCUTS_HELP = ("Space: play / pause\n\u2190 / \u2192: one frame back / forward\nCtrl+O: open a video\n"

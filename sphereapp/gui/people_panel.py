@@ -33,8 +33,8 @@ from sphereapp.gui.playback_bar import format_time
 from sphereapp.gui.timeline_strip import TimelineStrip
 from sphereapp.gui.video_view import to_qimage
 
-THUMBNAIL_SIZE = QSize(48, 60)
-INFO_WIDTH = 170  # px of name and screen time: the strips of all rows start at the same x
+THUMBNAIL_SIZE = QSize(40, 50)
+INFO_WIDTH = 230  # px of name and screen time: the strips of all rows start at the same x
 UNKNOWN_COLOR = (150, 150, 150)  # the strip of an unknown person (as their grey box in the video)
 HINT = ("Index people finds everyone in this video: gallery people by name, the others grouped as Unknown 1, 2, \u2026 "
         "with their screen time. It reads the whole video in the background; playback goes on meanwhile.")
@@ -101,7 +101,7 @@ class PersonRow(QFrame):
         self.enrol_button.setSizePolicy(size_policy)
         self.enrol_button.setVisible(not person.known)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setContentsMargins(6, 3, 6, 3)
         layout.addWidget(self.face)
         layout.addWidget(info)
         layout.addWidget(self.strip, 1)
