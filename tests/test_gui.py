@@ -4,6 +4,7 @@ Mechanics only: the untrained SphereFace-4 gives arbitrary scores, so tests choo
 scores they observe. Frames come from a 12-frame cut of the demo clip to keep detection time small.
 """
 
+import functools
 import itertools
 import json
 import math
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
 from sphereapp.core.drivers.file import run_video
+from sphereapp.core.drivers.live import LIVE_SCAN_EVERY, LiveRecognizer
 from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.media.video import VideoReader, VideoWriter
 from sphereapp.core.recognition.recognizer import Recognizer
@@ -264,12 +266,12 @@ def enrol_first_face(qtbot, window: MainWindow, name: str) -> None:
     qtbot.waitUntil(lambda: window.player.overlay.result.faces[0].scores.shape == (1,), timeout=WAIT_MS)
 
 
-@pytest.mark.parametrize("live_scan_every", [1, engine_module.LIVE_SCAN_EVERY])
+@pytest.mark.parametrize("live_scan_every", [1, LIVE_SCAN_EVERY])
 def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, clip, tmp_path, monkeypatch,
                                                            live_scan_every):
     """Scanning every frame, the live view and an export name the same faces with the same scores; searching most
     frames near the last one's faces (the default), it finds the same faces and names them the same."""
-    monkeypatch.setattr(engine_module, "LIVE_SCAN_EVERY", live_scan_every)
+    monkeypatch.setattr(engine_module, "LiveRecognizer", functools.partial(LiveRecognizer, scan_every=live_scan_every))
     open_clip(qtbot, window, clip)
     enrol_first_face(qtbot, window, "Walker")
     live = []

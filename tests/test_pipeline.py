@@ -46,7 +46,7 @@ class FakeEmbedder:
 
     def embed(self, crops):
         self.batches.append(len(crops))
-        means = crops.reshape(len(crops), -1, 3).mean(axis=1).astype(np.float32)
+        means = crops.reshape(len(crops), -1 if len(crops) else 1, 3).mean(axis=1).astype(np.float32)  # none: (0, 3)
         return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-6)
 
 

@@ -3,7 +3,8 @@
 Every call into `sphereapp.core` that can take time (loading models, decoding, detecting, embedding,
 enrolling, exporting) runs here, so the window never waits; one thread also means the detector and the
 SQLite store are only ever used from one thread. The window talks to it through `Engine`: requests are
-queued signals, answers come back as signals.
+queued signals, answers come back as signals. Recognition itself is core's: a shown frame goes through
+`core.drivers.live.LiveRecognizer`, an export through `core.drivers.file.run_video`.
 """
 
 from __future__ import annotations
@@ -12,26 +13,21 @@ import functools
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from sphereapp.core.drivers.file import run_video
+from sphereapp.core.drivers.live import LiveRecognizer
 from sphereapp.core.errors import InputError, SphereappError
 from sphereapp.core.identities.enrol import Enroller, Enrolment, add_enrolment
 from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.identities.store import GalleryStore, Identity, clean_name
-from sphereapp.core.recognition.cuts import SceneCuts
 from sphereapp.core.recognition.recognizer import Recognizer
-from sphereapp.core.recognition.results import FrameResult
-from sphereapp.core.recognition.reuse import EmbeddingReuse
-from sphereapp.core.recognition.search import FollowingSearch
 from sphereapp.core.recognition.speed import Speed
-from sphereapp.core.recognition.tracking import Tracker
 from sphereapp.core.vision.calibration import FarCurve
 from sphereapp.core.vision.catalog import default_model_path
 from sphereapp.core.vision.components import Components, load_components
@@ -43,12 +39,7 @@ from sphereapp.gui.settings import RecognitionSettings
 
 log = logging.getLogger(__name__)
 
-RESULT_CACHE_SIZE = 2048  # recognised frames kept, so stepping back does not run the networks again
 EXPORT_BATCH_SIZE = 4  # frames per export batch: small enough that Cancel answers quickly on a CPU
-TRACK_GAP_S = 0.5  # a forward jump of at most this much video continues the tracks (playback skipping frames)
-# The player scans every 4th frame it recognises whole and searches the others only near the faces of the one before
-# (core/recognition/search.py `FollowingSearch`): about half the time a frame for slightly fewer faces (docs/MEASURED.md).
-LIVE_SCAN_EVERY = 4
 
 
 @dataclass(frozen=True)
@@ -130,14 +121,8 @@ class RecognitionWorker(QObject):
         self.gallery: Gallery | None = None
         self.recognizer: Recognizer | None = None
         self.source: FrameSource | None = None
-        self._results: OrderedDict[int, FrameResult] = OrderedDict()
+        self.live: LiveRecognizer | None = None  # the open video's frames, recognised with the current gallery
         self._last_request: tuple[int, float, bool] | None = None
-        self.tracker = Tracker()
-        self._tracked: FrameResult | None = None  # the last frame the tracker named
-        self._reuse: EmbeddingReuse | None = None  # embeddings of the faces of the last recognised frame
-        self._reuse_index = -1  # that frame
-        self._following = FollowingSearch(LIVE_SCAN_EVERY)  # which frames to scan whole, which to search near
-        self._cuts = SceneCuts()  # of the recognised frames
 
     # -- models and gallery -------------------------------------------------------------------------------------
 
@@ -252,11 +237,7 @@ class RecognitionWorker(QObject):
             self.gallery = (Gallery.from_store(self.store, embedder) if self.store is not None
                             else Gallery([], [], np.zeros((0, embedder.info.embedding_size), np.float32)))
             self.recognizer = Recognizer(detector, embedder, self.gallery, embedder.info.threshold)
-        self._results.clear()
-        self._tracked = None  # the scores changed: tracks start again
-        self._reuse = None  # maybe another model: its embeddings do not carry over
-        self._following = FollowingSearch(LIVE_SCAN_EVERY)  # maybe another detector
-        self._cuts = SceneCuts()
+        self._restart_live()  # other scores, maybe another model: nothing carries over
         self.galleryChanged.emit(self.store.identities() if self.store is not None else [])
         if self._last_request is not None and self.source is not None:
             self.show_frame(*self._last_request)
@@ -272,10 +253,14 @@ class RecognitionWorker(QObject):
             return
         if self.source is not None:
             self.source.close()
-        self.source, self._last_request, self._tracked, self._reuse = source, None, None, None
-        self._following, self._cuts = FollowingSearch(LIVE_SCAN_EVERY), SceneCuts()
-        self._results.clear()
+        self.source, self._last_request = source, None
+        self._restart_live()
         self.videoOpened.emit(path, source.info)
+
+    def _restart_live(self) -> None:
+        """Recognise the open video's frames afresh (another video, gallery or model); none without a model."""
+        self.live = (None if self.recognizer is None or self.source is None
+                     else LiveRecognizer(self.recognizer, self.source.info.fps))
 
     @Slot(int, float, bool)
     def show_frame(self, index: int, threshold: float, show_scores: bool) -> None:
@@ -285,20 +270,8 @@ class RecognitionWorker(QObject):
             if self.source is None:
                 raise InputError("no video is open")
             frame = self.source.frame(index)
-            result = self._results.get(frame.index)
-            ran_networks = result is None and self.recognizer is not None
-            if ran_networks:
-                cut = self._cuts.cut_before(frame.image)
-                before = self._following.before(frame.index, cut)  # searched near its faces, or None: scanned whole
-                result = self.recognizer.recognise([frame], self._embedding_memory(frame.index),
-                                                   None if before is None else [False], before, [cut])[0]
-                self._following.remember(result)
-                self._results[frame.index] = result
-                while len(self._results) > RESULT_CACHE_SIZE:
-                    self._results.popitem(last=False)
-            if result is not None:
-                result = self._track(result, threshold)
-            overlay = render(frame, result, self.recognizer, threshold, show_scores)
+            live = None if self.live is None else self.live.show(frame, threshold)
+            overlay = render(frame, None if live is None else live.result, self.recognizer, threshold, show_scores)
         except SphereappError as error:
             self.frameFailed.emit(str(error))
             return
@@ -309,31 +282,7 @@ class RecognitionWorker(QObject):
         self._last_request = (frame.index, threshold, show_scores)
         if self.source.last_index is not None and index >= self.source.last_index:
             self.endReached.emit(self.source.last_index)
-        self.frameReady.emit(overlay, time.perf_counter() - started, ran_networks)
-
-    def _embedding_memory(self, index: int) -> EmbeddingReuse:
-        """What lets frame `index` keep the embeddings of faces followed from the last recognised frame (like
-        `sphereapp run --embed-every`): kept while frames follow it by at most TRACK_GAP_S, else started again."""
-        gap = max(1, round(TRACK_GAP_S * self.source.info.fps))
-        if self._reuse is None or not 0 < index - self._reuse_index <= gap:
-            self._reuse = EmbeddingReuse(Speed().embed_every)
-        self._reuse_index = index
-        return self._reuse
-
-    def _track(self, result: FrameResult, threshold: float) -> FrameResult:
-        """The frame's faces named by their tracks, as `run_video` names them.
-
-        Tracks continue when the frame follows the last tracked one by at most TRACK_GAP_S (playback, stepping
-        forward); anything else (a seek, stepping back, another video or gallery) starts them again.
-        """
-        last = self._tracked
-        if last is not None and result.index == last.index:
-            return last
-        gap = max(1, round(TRACK_GAP_S * self.source.info.fps))
-        if last is None or not 0 < result.index - last.index <= gap:
-            self.tracker = Tracker()
-        self._tracked = replace(result, faces=self.tracker.update(result.faces, threshold))
-        return self._tracked
+        self.frameReady.emit(overlay, time.perf_counter() - started, live is not None and live.ran_networks)
 
     # -- export --------------------------------------------------------------------------------------------------
 
