@@ -10,7 +10,7 @@ from PIL import Image
 from sphereapp.commands import DEMO_VIDEO
 from sphereapp.core.errors import SphereappError
 from sphereapp.core.media.video import VideoReader
-from sphereapp.core.vision import detect as detect_module
+from sphereapp.core.vision import detect as detect_module, mtcnn_nets
 from sphereapp.core.vision.detect import Detections, DetectorConfig, FaceDetector
 from sphereapp.core.vision.mtcnn import detect_faces as real_detect_faces
 
@@ -117,17 +117,14 @@ def test_device_is_logged(caplog):
     assert any("CPU" in record.getMessage() for record in caplog.records)
 
 
-def test_load_failure_is_a_one_line_sphereapp_error(monkeypatch):
-    import facenet_pytorch
-
-    def broken(**kwargs):
-        raise RuntimeError("PytorchStreamReader failed reading zip archive\nsecond line")
-
-    monkeypatch.setattr(facenet_pytorch, "MTCNN", broken)
+def test_unreadable_weights_are_a_one_line_sphereapp_error(monkeypatch, tmp_path):
+    (tmp_path / "mtcnn").mkdir()
+    (tmp_path / "mtcnn" / "pnet.pt").write_bytes(b"PK\x03\x04 not a zip archive")
+    monkeypatch.setattr(mtcnn_nets, "shipped_path", lambda *parts: tmp_path.joinpath(*parts))
     with pytest.raises(SphereappError) as error:
         FaceDetector()
     message = str(error.value)
-    assert "\n" not in message and "MTCNN" in message and "PytorchStreamReader" in message
+    assert "\n" not in message and "MTCNN" in message and "pnet.pt" in message
 
 
 # --- on real photos --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The built wheel carries the model and the demo, and runs away from the checkout."""
+"""The built wheel carries the model, the MTCNN weights and the demo, and runs away from the checkout."""
 
 import os
 import subprocess
@@ -20,7 +20,8 @@ def installed(tmp_path_factory) -> Path:
     assert build.returncode == 0, build.stderr
     (wheel,) = (root / "dist").glob("sphereapp-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for shipped in ("sphereface20.safetensors", "MODEL.md", "demo/hikers_4s.mp4", "demo/gallery/Hiker_in_teal.jpg"):
+    for shipped in ("sphereface20.safetensors", "MODEL.md", "demo/hikers_4s.mp4", "demo/gallery/Hiker_in_teal.jpg",
+                    "mtcnn/pnet.pt", "mtcnn/rnet.pt", "mtcnn/onet.pt", "mtcnn/README.md"):
         assert f"sphereapp/assets/{shipped}" in names
     target = root / "site"
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),

@@ -1,22 +1,19 @@
-"""Face detection with MTCNN (facenet-pytorch), batched over equal-size images."""
+"""Face detection with MTCNN, batched over equal-size images."""
 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
-from contextlib import redirect_stdout
 from dataclasses import dataclass, field
-from io import StringIO
 
 import cv2
 import numpy as np
 import torch
 
-from sphereapp.core.errors import ModelFileError
 from sphereapp.core.vision.device import describe_device
 from sphereapp.core.vision.mtcnn import channels_last, check_candidates, detect_faces
+from sphereapp.core.vision.mtcnn_nets import load_mtcnn
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +56,12 @@ class DetectorConfig:
 
 
 class FaceDetector:
-    """MTCNN with its P/R/O-Net weights shipped inside the facenet-pytorch wheel (nothing is downloaded)."""
+    """MTCNN with its P/R/O-Net weights shipped in the package (nothing is downloaded)."""
 
     def __init__(self, config: DetectorConfig | None = None, device: torch.device = torch.device("cpu")):
         self.config = config or DetectorConfig()
         self.device = device
-        mtcnn = _load_mtcnn(self.config, device)
-        self._nets = tuple(channels_last(net) for net in (mtcnn.pnet, mtcnn.rnet, mtcnn.onet))
+        self._nets = tuple(channels_last(net) for net in load_mtcnn(device))
         log.info("face detector MTCNN on %s", describe_device(device))
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
@@ -138,22 +134,6 @@ class FaceDetector:
             return self.config.min_face_size
         # Below P-Net's window MTCNN would upsample the downscaled frame, undoing `max_side`.
         return max(PNET_WINDOW, round(self.config.min_face_size * scale))
-
-
-def _load_mtcnn(config: DetectorConfig, device: torch.device) -> torch.nn.Module:
-    """Build MTCNN from its shipped weights, silently; one-line `ModelFileError` when that fails."""
-    try:
-        with warnings.catch_warnings(), redirect_stdout(StringIO()):
-            warnings.simplefilter("ignore")
-            from facenet_pytorch import MTCNN
-
-            return MTCNN(
-                min_face_size=config.min_face_size, thresholds=list(config.thresholds), factor=config.factor,
-                post_process=False, select_largest=False, keep_all=True, device=device,
-            ).eval()
-    except Exception as exc:  # ImportError, missing/corrupt .pt files, CUDA errors: all mean "no detector"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"cannot load the MTCNN face detector from facenet-pytorch: {reason}") from exc
 
 
 def _candidate_squares(boxes: np.ndarray) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""MTCNN's three-stage cascade (Zhang et al., IEEE SPL 2016) on facenet-pytorch's P/R/O-Net weights, batched.
+"""MTCNN's three-stage cascade (Zhang et al., IEEE SPL 2016) on its P/R/O-Net (mtcnn_nets), batched.
 
-The steps and constants are facenet-pytorch's `detect_face` (see REFERENCE.md): a scale pyramid from 12 /
-min_face_size by `factor`; P-Net on each level, candidates above thresholds[0], NMS 0.5 per level and 0.7 per
-image, P-Net's box regression, squared boxes; R-Net on 24x24 crops, thresholds[1], NMS 0.7, regression, squared;
-O-Net on 48x48 crops, thresholds[2], five landmarks, regression, NMS 0.7 on the smaller area ("Min").
+The steps and constants are facenet-pytorch's `detect_face` (2.5.3, models/utils/detect_face.py, MIT): a scale
+pyramid from 12 / min_face_size by `factor`; P-Net on each level, candidates above thresholds[0], NMS 0.5 per level
+and 0.7 per image, P-Net's box regression, squared boxes; R-Net on 24x24 crops, thresholds[1], NMS 0.7, regression,
+squared; O-Net on 48x48 crops, thresholds[2], five landmarks, regression, NMS 0.7 on the smaller area ("Min").
+The box arithmetic is in mtcnn_boxes.
 Three changes make it faster and leave the detections in place (tests/test_mtcnn.py):
 - every candidate of every image is cut out and area-resized at once, from an integral image on the model's
   device, where facenet-pytorch resizes the candidates one by one (~190 calls a 360p frame);
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from facenet_pytorch.models.utils.detect_face import batched_nms_numpy, bbreg, generateBoundingBox, imresample, rerec
+import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import batched_nms
 
-PNET_CELL = 12  # P-Net's window (px): the pyramid starts at 12 / min_face_size
+from sphereapp.core.vision.mtcnn_boxes import PNET_CELL, batched_nms, batched_nms_min, candidate_boxes, regress, square
 
 
 def channels_last(net: nn.Module) -> nn.Module:
@@ -111,7 +111,7 @@ def _refine_and_place(images: torch.Tensor, rnet: nn.Module, onet: nn.Module, bo
         boxes = torch.cat([boxes[keep, :4], probabilities[keep, 1:2]], dim=1)
         image_index, regression = image_index[keep], regression[keep]
         keep = batched_nms(boxes[:, :4], boxes[:, 4], image_index, 0.7)
-        boxes, image_index = rerec(bbreg(boxes[keep], regression[keep])), image_index[keep]
+        boxes, image_index = square(regress(boxes[keep], regression[keep])), image_index[keep]
     points = torch.zeros((0, 5, 2), device=images.device)
     if len(boxes):  # stage 3: O-Net refines, rejects and places the landmarks
         regression, landmarks, probabilities = refine(onet, summed, boxes, image_index, 48, net_batch)
@@ -122,8 +122,8 @@ def _refine_and_place(images: torch.Tensor, rnet: nn.Module, onet: nn.Module, bo
         box_h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
         points = torch.stack([box_w * landmarks[:, :5] + boxes[:, 0:1] - 1,
                               box_h * landmarks[:, 5:] + boxes[:, 1:2] - 1], dim=2)
-        boxes = bbreg(boxes, regression)
-        keep = batched_nms_numpy(boxes[:, :4], boxes[:, 4], image_index, 0.7, "Min")
+        boxes = regress(boxes, regression)
+        keep = batched_nms_min(boxes[:, :4], boxes[:, 4], image_index, 0.7)
         boxes, image_index, points = boxes[keep], image_index[keep], points[keep]
     boxes, points, image_index = boxes.cpu().numpy(), points.cpu().numpy(), image_index.cpu().numpy()
     return [(boxes[image_index == b], points[image_index == b]) for b in range(len(images))]
@@ -136,9 +136,9 @@ def _propose(batch: torch.Tensor, pnet: nn.Module, min_face_size: int, threshold
     scale, side = PNET_CELL / min_face_size, min(height, width) * PNET_CELL / min_face_size
     boxes, image_index = [], []
     while side >= PNET_CELL:
-        level = imresample(batch, (int(height * scale + 1), int(width * scale + 1)))
+        level = F.interpolate(batch, size=(int(height * scale + 1), int(width * scale + 1)), mode="area")
         regression, probabilities = pnet(normalise(level))
-        found, index = generateBoundingBox(regression, probabilities[:, 1], scale, threshold)
+        found, index = candidate_boxes(regression, probabilities[:, 1], scale, threshold)
         keep = batched_nms(found[:, :4], found[:, 4], index, 0.5)
         boxes.append(found[keep])
         image_index.append(index[keep])
@@ -151,4 +151,4 @@ def _propose(batch: torch.Tensor, pnet: nn.Module, min_face_size: int, threshold
     box_w, box_h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     calibrated = torch.stack([boxes[:, 0] + boxes[:, 5] * box_w, boxes[:, 1] + boxes[:, 6] * box_h,
                               boxes[:, 2] + boxes[:, 7] * box_w, boxes[:, 3] + boxes[:, 8] * box_h, boxes[:, 4]], dim=1)
-    return rerec(calibrated), image_index
+    return square(calibrated), image_index
