@@ -20,12 +20,11 @@ setup: $(STAMP)
 system:
 	bash scripts/setup-system.sh
 
-$(STAMP): pyproject.toml requirements-facenet.txt scripts/setup-system.sh
+$(STAMP): pyproject.toml scripts/setup-system.sh
 	bash scripts/setup-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,train,onnx]'
-	$(BIN)/python -m pip install -q --no-deps -r requirements-facenet.txt
 	touch $(STAMP)
 
 clean:

@@ -3,7 +3,6 @@
 # train for TRAIN_S seconds at that speed, and send the weights back in parts under the 16 MiB file limit.
 #
 # Here, once:  python scripts/device_pack.py pack .data/bench .data/device/bench
-#              cp -r .venv/lib/python3.11/site-packages/facenet_pytorch .data/device/site/
 # Device call: bash scripts/device_train.sh   (carry .data/device; timeout_s 600)
 # Back here:   cat <files_at>/embedder.part.* > runs/gpu/embedder.safetensors, then `sphereapp-train eval lfw`.
 set -euo pipefail
