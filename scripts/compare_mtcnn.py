@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from sphereapp.benchmark import NAIVE_INSTALL
 from sphereapp.core.media.video import VideoReader
 from sphereapp.core.recognition.geometry import box_iou, match_boxes
 from sphereapp.core.vision.detect import FaceDetector
@@ -75,8 +76,10 @@ def main() -> int:
         sys.exit(f"shared data not found: {args.data}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from facenet_pytorch import MTCNN
-
+        try:
+            from facenet_pytorch import MTCNN
+        except ImportError:
+            sys.exit(f"facenet-pytorch is not installed (sphereapp does not need it; to compare: {NAIVE_INSTALL})")
         reference = MTCNN(keep_all=True, post_process=False)
     ours = FaceDetector()
     ours.detect(video_frames(args.data / "video" / "hikers_walking_640x480.mp4", 2, 1))  # warm-up

@@ -8,7 +8,7 @@
 # alignment, batching and embedding reuse never look at them). Here, before the call:
 #   mkdir -p .whl .data/device/site .data/device/video
 #   cp /opt/pypi/files/av-18.1.0-cp311-abi3-manylinux_2_28_x86_64.whl .whl/
-#   cp -r .venv/lib/python3.11/site-packages/facenet_pytorch .data/device/site/
+#   cp -r .venv/lib/python3.11/site-packages/facenet_pytorch .data/device/site/   # the naive loop's detector
 #   cp ../shared/data/video/hikers_walking_640x480.mp4 .data/device/video/
 #   mv sphereapp/assets/sphereface20.safetensors /tmp/    # and back after the call (or: git checkout sphereapp/assets/)
 # Device call: bash scripts/device_bench.sh   (carry .whl and .data/device; timeout_s 600)

@@ -4,7 +4,8 @@ Each resolution is measured on the same clip (the first N frames of the input, r
 1. decode only: PyAV decode to RGB arrays, the ceiling for any pipeline;
 2. naive loop, as a user would write it from the facenet-pytorch README: decode a frame, `MTCNN.detect` on it,
    crop each box and resize it to 112x96, embed the faces one at a time (same SphereFace weights), match,
-   draw with OpenCV, encode with `cv2.VideoWriter`;
+   draw with OpenCV, encode with `cv2.VideoWriter`; measured only when facenet-pytorch is installed
+   (`NAIVE_INSTALL`: sphereapp itself does not need it);
 3. `sphereapp run`'s pipeline (`run_video`: batched detection, aligned crops, batched flip-fused embedding,
    tracking, H.264 encode with audio), with the same speed options as `sphereapp run`.
 Both recognisers match against the same gallery of random unit vectors: its content does not change the work.
@@ -37,6 +38,7 @@ from sphereapp.core.vision.components import Components
 from sphereapp.core.vision.models import normalize_input
 
 GALLERY_SIZE = 10
+NAIVE_INSTALL = "pip install torchvision==0.29.1 facenet-pytorch==2.5.3"  # the pair that fits the pinned torch
 NAIVE_FACE_SIZE = (96, 112)  # cv2 (width, height) of the network input
 
 
@@ -49,16 +51,16 @@ class BenchRow:
     frames: int
     source_fps: float
     faces_per_frame: float  # found by the pipeline
-    naive_faces_per_frame: float  # found by the naive loop (same detector, full-size frames)
+    naive_faces_per_frame: float | None  # found by the naive loop (same detector, full-size frames); None: not run
     decode_fps: float
-    naive_fps: float
+    naive_fps: float | None
     pipeline_fps: float
     runs: int = 1  # runs of each path the frames/s are the median of
 
     @property
-    def speedup(self) -> float:
-        """Pipeline over the naive loop (goal on a 2-core CPU: >= 5)."""
-        return self.pipeline_fps / self.naive_fps
+    def speedup(self) -> float | None:
+        """Pipeline over the naive loop (goal on a 2-core CPU: >= 5); None when the naive loop was not run."""
+        return None if self.naive_fps is None else self.pipeline_fps / self.naive_fps
 
     @property
     def realtime(self) -> float:
@@ -66,7 +68,8 @@ class BenchRow:
         return self.pipeline_fps / self.source_fps
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"speedup_vs_naive": round(self.speedup, 2), "realtime_ratio": round(self.realtime, 2),
+        speedup = None if self.speedup is None else round(self.speedup, 2)
+        return asdict(self) | {"speedup_vs_naive": speedup, "realtime_ratio": round(self.realtime, 2),
                                "pipeline_vs_decode": round(self.pipeline_fps / self.decode_fps, 3)}
 
 
@@ -98,11 +101,18 @@ def decode_fps(path: Path) -> float:
     return count / (time.perf_counter() - started)
 
 
-def naive_fps(path: Path, components: Components, gallery: np.ndarray, threshold: float, output: Path) -> tuple[float, int]:
-    """Frames/s and faces found by the per-frame, per-face loop of the facenet-pytorch README."""
-    from facenet_pytorch import MTCNN
+def reference_mtcnn(device: torch.device) -> torch.nn.Module | None:
+    """facenet-pytorch's MTCNN for the naive loop; None when facenet-pytorch is not installed."""
+    try:
+        from facenet_pytorch import MTCNN
+    except ImportError:
+        return None
+    return MTCNN(keep_all=True, device=device)
 
-    mtcnn = MTCNN(keep_all=True, device=components.device)
+
+def naive_fps(path: Path, mtcnn: torch.nn.Module, components: Components, gallery: np.ndarray, threshold: float,
+              output: Path) -> tuple[float, int]:
+    """Frames/s and faces found by the per-frame, per-face loop of the facenet-pytorch README with its `mtcnn`."""
     model = components.embedder.model
     device = components.device
     gallery_t = torch.from_numpy(gallery).to(device)
@@ -157,9 +167,10 @@ def random_recognizer(components: Components) -> Recognizer:
 def bench(source: str | Path, components: Components, heights: list[int], frames: int, repeat: int = 1,
           **options) -> list[BenchRow]:
     """Measure decode, naive and pipeline frames/s at each height on the first `frames` frames of `source`, each
-    the median of `repeat` runs (`options` go to run_video)."""
+    the median of `repeat` runs (`options` go to run_video); the naive loop only when facenet-pytorch is installed."""
     gallery = random_gallery(GALLERY_SIZE, components.embedder.info.embedding_size)
     threshold = components.embedder.info.threshold
+    mtcnn = reference_mtcnn(components.device)
     rows = []
     with tempfile.TemporaryDirectory(prefix="sphereapp-bench-") as folder:
         work = Path(folder)
@@ -167,12 +178,14 @@ def bench(source: str | Path, components: Components, heights: list[int], frames
             clip = work / f"clip_{height}.mp4"
             width, count, fps = scaled_clip(source, height, frames, clip)
             runs = [(decode_fps(clip),
-                     *naive_fps(clip, components, gallery.embeddings, threshold, work / "naive.mp4"),
+                     *(naive_fps(clip, mtcnn, components, gallery.embeddings, threshold, work / "naive.mp4")
+                       if mtcnn is not None else (None, None)),
                      *pipeline_fps(clip, components, gallery, threshold, work / "pipeline.mp4", **options))
                     for _ in range(repeat)]
-            decoded, naive, naive_faces, fast, faces = (statistics.median(values) for values in zip(*runs))
-            rows.append(BenchRow(width, height, count, fps, faces / count, naive_faces / count, decoded, naive, fast,
-                                 repeat))
+            decoded, naive, naive_faces, fast, faces = (None if values[0] is None else statistics.median(values)
+                                                        for values in zip(*runs))
+            rows.append(BenchRow(width, height, count, fps, faces / count,
+                                 None if naive_faces is None else naive_faces / count, decoded, naive, fast, repeat))
     return rows
 
 
@@ -193,9 +206,9 @@ def format_table(rows: list[BenchRow]) -> str:
     lines = [f"{'size':>10} {'frames':>6} {'faces/fr':>8} {'decode':>8} {'naive':>7} {'sphereapp':>9} "
              f"{'x naive':>7} {'x realtime':>10}"]
     for row in rows:
+        naive, speedup = ("-", "-") if row.naive_fps is None else (f"{row.naive_fps:.2f}", f"{row.speedup:.2f}")
         lines.append(f"{row.width:>5}x{row.height:<4} {row.frames:>6} {row.faces_per_frame:>8.2f} "
-                     f"{row.decode_fps:>8.1f} {row.naive_fps:>7.2f} {row.pipeline_fps:>9.2f} "
-                     f"{row.speedup:>7.2f} {row.realtime:>10.2f}")
+                     f"{row.decode_fps:>8.1f} {naive:>7} {row.pipeline_fps:>9.2f} {speedup:>7} {row.realtime:>10.2f}")
     return "\n".join(lines)
 
 

@@ -209,7 +209,7 @@ def models(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from sphereapp.benchmark import bench as measure, environment, format_table, write_report
+    from sphereapp.benchmark import NAIVE_INSTALL, bench as measure, environment, format_table, write_report
 
     video = Path(args.video) if args.video else DEMO_VIDEO
     if not video.is_file():
@@ -229,6 +229,8 @@ def bench(args: argparse.Namespace) -> int:
           f"--scan-every {speed.scan_every} {detection}; frames/s (higher is better)"
           + (f", medians of {args.repeat} runs" if args.repeat > 1 else ""))
     print(format_table(rows))
+    if rows and rows[0].naive_fps is None:
+        print(f"naive loop not measured: facenet-pytorch is not installed ({NAIVE_INSTALL})")
     if json_path:
         write_report(json_path, rows, env, video)
     return 0

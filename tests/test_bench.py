@@ -4,11 +4,13 @@ import json
 
 import pytest
 
+from sphereapp import benchmark
 from sphereapp.benchmark import BenchRow, format_table
 from sphereapp.cli import main
 
 
 def test_bench_measures_decode_naive_and_pipeline(untrained_model_file, tmp_path, capsys, one_torch_thread):
+    pytest.importorskip("facenet_pytorch")  # the naive loop's detector; sphereapp itself does not need it
     out = tmp_path / "bench.json"
     code = main(["bench", "--frames", "3", "--heights", "96", "--repeat", "2", "--model", str(untrained_model_file),
                  "--device", "cpu", "--json", str(out)])
@@ -20,6 +22,18 @@ def test_bench_measures_decode_naive_and_pipeline(untrained_model_file, tmp_path
     assert row["speedup_vs_naive"] == pytest.approx(row["pipeline_fps"] / row["naive_fps"], rel=0.01)
     assert report["environment"]["device"] == "cpu"
     assert "x naive" in capsys.readouterr().out
+
+
+def test_bench_without_facenet_pytorch_measures_decode_and_pipeline(untrained_model_file, tmp_path, capsys,
+                                                                   monkeypatch, one_torch_thread):
+    monkeypatch.setattr(benchmark, "reference_mtcnn", lambda device: None)  # as when facenet-pytorch is not installed
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--frames", "2", "--heights", "64", "--model", str(untrained_model_file), "--device", "cpu",
+                 "--json", str(out)]) == 0
+    [row] = json.loads(out.read_text())["rows"]
+    assert row["naive_fps"] is None and row["speedup_vs_naive"] is None and row["naive_faces_per_frame"] is None
+    assert min(row["decode_fps"], row["pipeline_fps"]) > 0
+    assert "naive loop not measured" in capsys.readouterr().out
 
 
 def test_bench_rejects_bad_arguments(untrained_model_file, tmp_path, capsys):
@@ -35,3 +49,5 @@ def test_table_shows_the_ratios():
     row = BenchRow(480, 360, 10, 30.0, 2.0, 2.0, 300.0, 1.0, 6.0)
     assert (row.speedup, row.realtime) == (6.0, 0.2)
     assert "6.00" in format_table([row]) and "0.20" in format_table([row])
+    unmeasured = BenchRow(480, 360, 10, 30.0, 2.0, None, 300.0, None, 6.0)
+    assert unmeasured.speedup is None and "-" in format_table([unmeasured]).splitlines()[1]
