@@ -82,8 +82,7 @@ def _greedy(boxes: np.ndarray, order: np.ndarray, threshold: float, *, pixel: fl
     width = np.maximum(0.0, np.minimum(x2[first], x2[second]) - np.maximum(x1[first], x1[second]) + pixel)
     height = np.maximum(0.0, np.minimum(y2[first], y2[second]) - np.maximum(y1[first], y1[second]) + pixel)
     inter = width * height
-    union = area[first] + area[second] - inter
-    overlap = inter / (np.minimum(area[first], area[second]) if over_smaller else union)
+    overlap = inter / (np.minimum(area[first], area[second]) if over_smaller else area[first] + area[second] - inter)
     close = overlap > threshold
     better, worse = np.minimum(first[close], second[close]), np.maximum(first[close], second[close])
     keep = np.ones(len(boxes), bool)
@@ -96,7 +95,8 @@ def _greedy(boxes: np.ndarray, order: np.ndarray, threshold: float, *, pixel: fl
 
 
 def _pairs_meeting_in_x(x1: np.ndarray, x2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair (i, j) of spans [x1, x2) that may meet (one starts less than 1 before the other ends), once."""
+    """Every pair (i, j) of spans x1..x2 where the later one starts less than 1 after the other ends, once: a
+    margin, so that the pairs left out cannot overlap."""
     by_start = np.argsort(x1, kind="stable")
     starts = x1[by_start]
     ends = np.searchsorted(starts, x2[by_start] + 1, side="left")  # spans after this one that start before it ends
