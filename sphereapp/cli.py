@@ -167,9 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"'{args.video}' is neither a video file nor a command ({', '.join(COMMANDS)})")
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s", stream=sys.stderr
-    )
+    # -v stamps each line with the milliseconds since start-up (logging's clock starts when this module imports it).
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(relativeCreated)6.0f ms  %(message)s" if args.verbose else "%(message)s")
     try:
         if app:
             from sphereapp.gui.app import main as run_app

@@ -81,10 +81,12 @@ def annotate_video(
     recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
     total = probe(video).frame_count
     with tqdm(total=total, unit="frame", desc="annotating", dynamic_ncols=True, leave=False) as bar:
-        summary = run_video(
-            video, output, recognizer, model_name=components.model_name,
-            progress=lambda done, _total: bar.update(done - bar.n), **options,
-        )
+        def progress(done: int, _total: int | None) -> None:
+            if bar.n == 0:
+                log.debug("first %d frames annotated", done)  # with -v: the time to the first frames
+            bar.update(done - bar.n)
+
+        summary = run_video(video, output, recognizer, model_name=components.model_name, progress=progress, **options)
     log.info(
         "wrote %s: %d frames at %.1f fps; %d faces, %d recognised, %d unknown%s",
         output, summary.frames, summary.fps, summary.faces, summary.recognised, summary.faces - summary.recognised,

@@ -120,7 +120,7 @@ def test_gallery_add_without_face(capsys, tmp_path, untrained_model_file):
 @pytest.mark.parametrize("every", ["1", "3"])
 def test_run_on_demo_clip_writes_video_and_json(capsys, caplog, tmp_path, untrained_model_file, every):
     out, log = tmp_path / "annotated.mp4", tmp_path / "log.json"
-    with caplog.at_level(logging.INFO, logger="sphereapp"):
+    with caplog.at_level(logging.DEBUG, logger="sphereapp"):
         code, _, err = run_cli(capsys, "run", DEMO_VIDEO, "--gallery", DEMO_GALLERY, "-o", out, "--json", log,
                                "--model", untrained_model_file, "--threshold", "0.5", "--detect-every", every)
     assert code == 0, err
@@ -145,7 +145,9 @@ def test_run_on_demo_clip_writes_video_and_json(capsys, caplog, tmp_path, untrai
     assert any(face["identity"] is None and face["similarity"] >= 0.5 for face in faces)  # the rule acted
     named = Counter(face["identity"] for face in faces if face["identity"] is not None)
     summary = "named: " + ", ".join(f"{name} on {n} faces" for name, n in named.most_common())
-    assert named and summary in [record.getMessage() for record in caplog.records]
+    messages = [record.getMessage() for record in caplog.records]
+    assert named and summary in messages
+    assert "first 8 frames annotated" in messages  # -v: the time to the first frames (batch size 8)
     assert not list(Path(tmp_path).glob(".*tmp*")), "temp files left behind"
 
 
