@@ -38,7 +38,7 @@ from sphereapp.core.vision.components import Components
 from sphereapp.core.vision.models import normalize_input
 
 GALLERY_SIZE = 10
-NAIVE_INSTALL = "pip install torchvision==0.29.1 facenet-pytorch==2.5.3"  # the pair that fits the pinned torch
+NAIVE_INSTALL = "pip install torchvision==0.29.1 && pip install --no-deps facenet-pytorch==2.5.3"  # its own pins ask for an old torch
 NAIVE_FACE_SIZE = (96, 112)  # cv2 (width, height) of the network input
 
 
