@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sphereapp.core.locations import shipped_path
-from sphereapp.core.media.video import VideoReader, VideoWriter
+from sphereapp.core.media.video import VideoReader, VideoWriter, probe
 
 SIZE = (1920, 1080)
 FPS = 24
@@ -66,6 +66,12 @@ def shot_frames(shot: Shot) -> list[np.ndarray]:
         return [framed(frame.image, shot.kind) for frame, _ in zip(reader, range(shot.frames))]
 
 
+def _count_frames(clip: Path) -> int:
+    """Frames of a clip whose container does not say how many it holds (decodes it once)."""
+    with VideoReader(clip) as reader:
+        return sum(1 for _ in reader)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(".data/edited_1080p.mp4"))
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(c) for c in clips if not c.is_file()]
     if missing:
         parser.error(f"missing source clips: {', '.join(missing)}")
-    sources = {clip: sum(1 for _ in VideoReader(clip)) for clip in clips}
+    sources = {clip: probe(clip).frame_count or _count_frames(clip) for clip in clips}
     shots = plan_shots(sources, args.seconds, np.random.default_rng(args.seed))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with VideoWriter(args.out, *SIZE, FPS, crf=18) as writer:
