@@ -84,6 +84,32 @@ def test_missing_file_and_bad_override(tmp_path):
         load_config(write(tmp_path, ""), ["iterations"])
 
 
+def test_a_delta_config_merges_sections_over_its_base_and_replaces_values(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        'iterations = 10\n[head]\nname = "sphereface2"\nparams = { alpha = 0.7, lw = 10.0 }\n'
+        '[optim]\nlr = 0.05\nmomentum = 0.5\n[augment]\nflip_p = 0.25\n', encoding="utf-8")
+    (tmp_path / "deltas").mkdir()
+    (tmp_path / "deltas" / "middle.toml").write_text('base = "../base.toml"\n[optim]\nlr = 0.01\n', encoding="utf-8")
+    delta = tmp_path / "deltas" / "delta.toml"
+    delta.write_text('base = "middle.toml"\niterations = 20\n[head]\nname = "asoftmax"\nparams = { m = 2 }\n',
+                     encoding="utf-8")
+    config = load_config(delta, ["augment.flip_p=0.75"])
+    assert config.iterations == 20 and (config.optim.lr, config.optim.momentum) == (0.01, 0.5)
+    assert config.head.name == "asoftmax" and config.head.params == {"m": 2}  # params replaced whole, not merged
+    assert config.augment.flip_p == 0.75
+
+
+def test_a_missing_or_looping_base_is_one_line(tmp_path):
+    with pytest.raises(InputError, match="nowhere.toml' does not exist"):
+        load_config(write(tmp_path, 'base = "nowhere.toml"\n'))
+    (tmp_path / "a.toml").write_text('base = "b.toml"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('base = "a.toml"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"loop \(a.toml -> b.toml -> a.toml\)"):
+        load_config(tmp_path / "a.toml")
+    with pytest.raises(InputError, match="base must be the name"):
+        load_config(write(tmp_path, "base = 3\n"))
+
+
 def test_lr_schedule_warmup_step_and_cosine():
     step = ScheduleConfig(kind="step", milestones=[10, 20], gamma=0.1, warmup_iters=4)
     assert [lr_factor(step, 30, i) for i in range(4)] == [0.25, 0.5, 0.75, 1.0]

@@ -139,7 +139,8 @@ class TrainConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     iterations: int = 28000
-    init: str = ""  # a model file to start the backbone from (a fresh run only; "" = random initialisation)
+    init: str = ""  # a fresh run starts its backbone from this model file, or from a fit checkpoint.pt (also its head
+    # and projector); "" = random initialisation
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -157,6 +158,18 @@ AMP_DTYPES = ("bfloat16", "float16")
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     """Read a TOML config file, apply `key.sub=value` overrides (values in TOML syntax) and validate it."""
     path = Path(path)
+    raw = _read_with_bases(path)
+    for override in overrides:
+        _apply_override(raw, override)
+    config = _build(TrainConfig, raw, prefix="", source=str(path))
+    validate(config)
+    return config
+
+
+def _read_with_bases(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The TOML at `path` laid over its `base` (a config file named relative to it, itself possibly based on
+    another): the delta's sections merge into the base's key by key; every value, an inline table such as
+    `head.params` included, replaces the base's whole."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -165,11 +178,21 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raise InputError(f"cannot read config file '{path}': {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"config file '{path}' is not valid TOML: {error}") from None
-    for override in overrides:
-        _apply_override(raw, override)
-    config = _build(TrainConfig, raw, prefix="", source=str(path))
-    validate(config)
-    return config
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise InputError(f"config file '{path}': base must be the name of a config file, got {base!r}")
+    chain = chain + (path.resolve(),)
+    base_path = path.parent / base
+    if base_path.resolve() in chain:
+        loop = " -> ".join(p.name for p in chain + (base_path,))
+        raise InputError(f"config file '{path}': its bases form a loop ({loop})")
+    merged = _read_with_bases(base_path, chain)
+    for key, value in raw.items():
+        both_sections = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merged[key] | value if both_sections else value
+    return merged
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:
