@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from training.heads.base import CosineHead, HeadOutput
+from training.heads.base import CosineHead, HeadOutput, margin_logits
 from training.heads.registry import register_head
 
 
@@ -31,7 +31,5 @@ class ArcFace(CosineHead):
 
     def forward(self, features: Tensor, labels: Tensor) -> HeadOutput:
         """Cross-entropy over s cos(theta + m [j = y]) (Eq. 3)."""
-        cos = self.cosine(features)
-        index = labels.view(-1, 1)
-        logits = self.s * cos.scatter(1, index, additive_angular_margin(cos.gather(1, index), self.m))
+        logits = margin_logits(self.cosine(features), labels, lambda cos_y: additive_angular_margin(cos_y, self.m), self.s)
         return HeadOutput(F.cross_entropy(logits, labels), logits.detach())

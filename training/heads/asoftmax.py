@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from training.heads.base import CosineHead, HeadOutput, one_hot_like
+from training.heads.base import CosineHead, HeadOutput, margin_logits
 from training.heads.registry import register_head
 
 
@@ -88,12 +88,12 @@ class ASoftmax(CosineHead):
 
     def forward(self, features: Tensor, labels: Tensor) -> HeadOutput:
         """Cross-entropy over the A-Softmax logits."""
-        cos = self.cosine(features)
-        norm = features.norm(dim=1, keepdim=True)
-        index = labels.view(-1, 1)
-        cos_y = cos.gather(1, index)
-        target = norm * (self.lambda_ * cos_y + asoftmax_psi(cos_y, self.m)) / (1.0 + self.lambda_)
-        logits = (norm * cos).scatter(1, index, target)
+        lambda_ = self.lambda_
+
+        def target(cos_y: Tensor) -> Tensor:
+            return (lambda_ * cos_y + asoftmax_psi(cos_y, self.m)) / (1.0 + lambda_)
+
+        logits = margin_logits(self.cosine(features), labels, target, features.norm(dim=1, keepdim=True))
         return HeadOutput(F.cross_entropy(logits, labels), logits.detach())
 
 
@@ -111,8 +111,9 @@ class ASoftmaxOpenSphere(CosineHead):
 
     def forward(self, features: Tensor, labels: Tensor) -> HeadOutput:
         """Cross-entropy over s (cos + detached margin offset on the target class)."""
-        cos = self.cosine(features)
-        cos_y = cos.detach().gather(1, labels.view(-1, 1))
-        offset = (angular_margin_psi(cos_y, self.m) - cos_y) * one_hot_like(cos, labels)
-        logits = self.s * (cos + offset)
+        def target(cos_y: Tensor) -> Tensor:
+            fixed = cos_y.detach()
+            return cos_y + (angular_margin_psi(fixed, self.m) - fixed)
+
+        logits = margin_logits(self.cosine(features), labels, target, self.s)
         return HeadOutput(F.cross_entropy(logits, labels), logits.detach())

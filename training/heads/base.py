@@ -1,5 +1,6 @@
 """The head contract: `HeadOutput`, the `ClassifierHead` base class and the normalised-cosine base."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -64,6 +65,16 @@ class CosineHead(ClassifierHead):
         with torch.no_grad():
             self.weight.copy_(F.normalize(self.weight, dim=0))
         return F.normalize(features, dim=1) @ self.weight
+
+
+def margin_logits(cos: Tensor, labels: Tensor, target: Callable[[Tensor], Tensor], scale: float | Tensor) -> Tensor:
+    """scale * cos theta_j for every class j except the label y, whose logit is scale * target(cos theta_y).
+
+    The step every margin softmax shares (A-Softmax Eq. 6-7, CosFace Eq. 4, ArcFace Eq. 3): only `target`,
+    the margin applied to the (N, 1) target cosines, differs between them.
+    """
+    index = labels.view(-1, 1)
+    return scale * cos.scatter(1, index, target(cos.gather(1, index)))
 
 
 def one_hot_like(cos: Tensor, labels: Tensor) -> Tensor:

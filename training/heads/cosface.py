@@ -3,7 +3,7 @@
 import torch.nn.functional as F
 from torch import Tensor
 
-from training.heads.base import CosineHead, HeadOutput, one_hot_like
+from training.heads.base import CosineHead, HeadOutput, margin_logits
 from training.heads.registry import register_head
 
 
@@ -17,6 +17,5 @@ class CosFace(CosineHead):
 
     def forward(self, features: Tensor, labels: Tensor) -> HeadOutput:
         """Cross-entropy over s (cos - m on the target class) (Eq. 4)."""
-        cos = self.cosine(features)
-        logits = self.s * (cos - self.m * one_hot_like(cos, labels))
+        logits = margin_logits(self.cosine(features), labels, lambda cos_y: cos_y - self.m, self.s)
         return HeadOutput(F.cross_entropy(logits, labels), logits.detach())
