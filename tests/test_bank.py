@@ -249,6 +249,33 @@ def test_init_starts_from_the_given_weights(built_bank, tmp_path, untrained_mode
         fit(load_config(TINY, overrides + ["iterations=1", "model.backbone=sphereface20"]), None, tmp_path / "x")
 
 
+def test_init_from_a_checkpoint_warm_starts_backbone_head_and_projector(built_bank, tmp_path, untrained_model_file):
+    bank = Bank.open(built_bank)
+    selection, _ = select(bank.rows, ["people"], [])
+    selection.save(tmp_path / "sel.npz", {})
+    overrides = _distill_overrides(built_bank, tmp_path / "sel.npz") + [
+        "model.backbone=sphereface4", "model.embedding_size=512", "distill.unlabelled_per_batch=0"]
+    first = tmp_path / "first"
+    fit(load_config(TINY, overrides + [f"init={str(untrained_model_file)!r}", "iterations=2"]), None, first)
+    before = load_checkpoint(first / CHECKPOINT_NAME)
+    warm = overrides + [f"init={str(first / CHECKPOINT_NAME)!r}", "optim.lr=0.0", "schedule.warmup_iters=0"]
+    fit(load_config(TINY, warm + ["iterations=1"]), None, tmp_path / "second")
+    after = load_checkpoint(tmp_path / "second" / CHECKPOINT_NAME)
+    assert int(after["iteration"]) == 1  # a fresh schedule, not a resume
+    for part in ("model", "head", "projector"):
+        for name, tensor in before[part].items():
+            if (part, name) == ("head", "weight"):  # a cosine head re-normalises its columns at each forward
+                tensor = torch.nn.functional.normalize(tensor, dim=0)
+            torch.testing.assert_close(after[part][name], tensor, msg=f"{part}.{name}")
+    (tmp_path / "exclude.txt").write_text("person_0\n", encoding="utf-8")
+    fewer, _ = select(bank.rows, ["people"], [], exclude=tmp_path / "exclude.txt")
+    assert fewer.num_classes != selection.num_classes
+    fewer.save(tmp_path / "fewer.npz", {})
+    with pytest.raises(InputError, match="head does not fit"):
+        fit(load_config(TINY, warm + ["iterations=1", f"distill.selection={str(tmp_path / 'fewer.npz')!r}"]), None,
+            tmp_path / "third")
+
+
 def test_bank_cli_errors_are_one_line(capsys, tmp_path):
     assert main(["bank", "select", str(tmp_path / "missing"), str(tmp_path / "s.npz"), "--labelled", "a"]) == 2
     assert "is not a built bank" in capsys.readouterr().err

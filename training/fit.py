@@ -173,8 +173,9 @@ class _Run:
                         else PreparedFaces(data_dir))
         self.teacher = _load_teacher(config.teacher, len(self.dataset))
         backbone = build_model(config.model.backbone, embedding_size=config.model.embedding_size)
-        if config.init and checkpoint is None:
-            backbone.load_state_dict(_initial_weights(config))
+        initial = _initial_states(config) if config.init and checkpoint is None else {}
+        if initial:
+            backbone.load_state_dict(initial["model"])
         self.sharded = config.head.shard_classes and self.process.world_size > 1
         if self.sharded:
             head = ShardedSphereFace2(config.model.embedding_size, self.dataset.num_classes, **config.head.params)
@@ -182,7 +183,9 @@ class _Run:
             head = build_head(config.head.name, config.model.embedding_size, self.dataset.num_classes,
                               **config.head.params)
         projector = nn.Linear(config.model.embedding_size, self.dataset.dim, bias=False) if self.distilling else None
-        self.trainee = _Trainee(backbone, head, projector).to(self.device)
+        self.trainee = _Trainee(backbone, head, projector)
+        self._warm_start(initial)
+        self.trainee = self.trainee.to(self.device)
         if config.channels_last:
             self.trainee = self.trainee.to(memory_format=torch.channels_last)
         self.optimizer = _sgd(self.trainee, config)
@@ -320,6 +323,19 @@ class _Run:
         if self.process.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
+    def _warm_start(self, initial: dict) -> None:
+        """Load the head and projector a fit checkpoint given as `init` carries (their shapes must match)."""
+        parts = {"head": self.trainee.head, "projector": self.trainee.projector}
+        for name in [name for name in parts if initial.get(name) is not None]:
+            if self.sharded or parts[name] is None:
+                raise InputError(f"init '{self.config.init}' carries a {name} this run cannot take "
+                                 "(a sharded head, or no distillation); start from its model file instead")
+            try:
+                parts[name].load_state_dict(initial[name])
+            except RuntimeError:
+                raise InputError(f"init '{self.config.init}': its {name} does not fit this run (another "
+                                 "selection of people or another teacher?); start from its model file instead") from None
+
     def _restore(self, checkpoint: dict) -> int:
         """Load every state from a checkpoint; returns the number of iterations already done."""
         self.trainee.backbone.load_state_dict(checkpoint["model"])
@@ -394,13 +410,30 @@ def _gather(state: dict, process: _Process) -> list[dict]:
     return states
 
 
-def _initial_weights(config: TrainConfig) -> dict[str, torch.Tensor]:
-    """The backbone weights of the model file `config.init` (float32); InputError when it is another network."""
-    model, info = load_embedder(config.init)
-    if (info.architecture, info.embedding_size) != (config.model.backbone, config.model.embedding_size):
-        raise InputError(f"init '{config.init}' is a {info.architecture} ({info.embedding_size}-d); the config "
+def _init_name(init: str) -> str:
+    """A model file by its name; a checkpoint by its run folder too (every run's is called checkpoint.pt)."""
+    path = Path(init)
+    return f"{path.parent.name}/{path.name}" if path.suffix == ".pt" else path.name
+
+
+def _initial_states(config: TrainConfig) -> dict[str, dict | None]:
+    """What `config.init` starts a fresh run from: a model file gives the backbone ("model"); a fit checkpoint
+    also gives its "head" and "projector" (a warm start: optimiser, schedule and batches start afresh)."""
+    if not Path(config.init).is_file():
+        raise InputError(f"init '{config.init}': file not found")
+    if Path(config.init).suffix == ".pt":
+        checkpoint = load_checkpoint(Path(config.init))
+        states = {name: checkpoint.get(name) for name in ("model", "head", "projector")}
+        architecture = checkpoint["config"]["model"]
+        found = (architecture["backbone"], architecture["embedding_size"])
+    else:
+        model, info = load_embedder(config.init)
+        states = {"model": model.float().state_dict()}
+        found = (info.architecture, info.embedding_size)
+    if found != (config.model.backbone, config.model.embedding_size):
+        raise InputError(f"init '{config.init}' is a {found[0]} ({found[1]}-d); the config "
                          f"trains a {config.model.backbone} ({config.model.embedding_size}-d)")
-    return model.float().state_dict()
+    return states
 
 
 def _load_teacher(config: TeacherConfig, rows: int) -> np.ndarray | None:
@@ -438,7 +471,7 @@ def _model_info(config: TrainConfig, dataset: PreparedFaces | BankFaces, lfw: Pr
               f"SGD lr {config.optim.lr} momentum {config.optim.momentum} wd {config.optim.weight_decay}; "
               f"{s.kind} schedule (warm-up {s.warmup_iters}"
               f"{f', milestones {s.milestones}' if s.kind == 'step' else ''})"
-              f"{distilled}{f'; started from {Path(config.init).name}' if config.init else ''}; seed {config.seed}; "
+              f"{distilled}{f'; started from {_init_name(config.init)}' if config.init else ''}; seed {config.seed}; "
               f"{threshold_note}")
     return ModelInfo(
         architecture=config.model.backbone,
