@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -17,13 +17,15 @@ from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.recognition.tracking import Tracker
 
 ProgressCallback = Callable[[int, int | None], None]  # (frames done, total or None)
+FacesCallback = Callable[[int, Sequence[IndexedFace]], None]  # (frame index, its tracked faces)
 
 
 def index_video(video_path: str | Path, recognizer: Recognizer, *, model_name: str = "", speed: Speed = Speed(),
                 batch_size: int = 8, progress: ProgressCallback | None = None,
-                should_stop: Callable[[], bool] | None = None) -> VideoIndex:
+                should_stop: Callable[[], bool] | None = None, on_faces: FacesCallback | None = None) -> VideoIndex:
     """Who is in the video and when: the tracked faces of every frame grouped into people (core/index/people.py),
-    unknown tracks joined at the recognizer's threshold. `should_stop` returning True raises KeyboardInterrupt."""
+    unknown tracks joined at the recognizer's threshold. `should_stop` returning True raises KeyboardInterrupt;
+    `on_faces` sees each frame's tracked faces (track ids and boxes, e.g. to score the grouping)."""
     names = recognizer.gallery.names
     tracker = Tracker()
     with VideoReader(video_path) as reader, closing(prefetched(reader)) as decoded:
@@ -34,9 +36,11 @@ def index_video(video_path: str | Path, recognizer: Recognizer, *, model_name: s
             if should_stop is not None and should_stop():
                 raise KeyboardInterrupt("cancelled")
             result = replace(result, faces=tracker.update(result.faces, recognizer.threshold))
-            indexer.add(frame.index, frame.time, frame.image, [
-                IndexedFace(face.track, names[face.identity] if face.identity >= 0 else None, face.similarity,
-                            face.embedding, face.box, face.landmarks) for face in result.faces])
+            faces = [IndexedFace(face.track, names[face.identity] if face.identity >= 0 else None, face.similarity,
+                                 face.embedding, face.box, face.landmarks) for face in result.faces]
+            indexer.add(frame.index, frame.time, frame.image, faces)
+            if on_faces is not None:
+                on_faces(frame.index, faces)
             done, last_time = done + 1, frame.time
             if progress is not None and (done % batch_size == 0 or done == info.frame_count):
                 progress(done, info.frame_count)
