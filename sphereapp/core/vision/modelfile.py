@@ -118,11 +118,12 @@ def load_embedder(path: str | Path, device: torch.device | str = "cpu") -> tuple
         raise ModelFileError(f"cannot load model '{path}': file not found")
     try:
         tensors, info = _read(path)
-        model = _build(info.architecture, info.embedding_size, "cpu")
+        model = _build(info.architecture, info.embedding_size, "meta")  # no random initialisation to overwrite
         _check_fit(tensors, model, info)
     except ValueError as error:
         raise ModelFileError(f"cannot load model '{path}': {error}") from None
-    model.load_state_dict(tensors)  # copies fp16 data into the float32 parameters
+    model.load_state_dict({name: tensor.float() if tensor.is_floating_point() else tensor
+                           for name, tensor in tensors.items()}, assign=True)
     return model.to(device).eval(), info
 
 
