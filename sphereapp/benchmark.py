@@ -10,7 +10,7 @@ Each resolution is measured on the same clip (the first N frames of the input, r
    tracking, H.264 encode with audio), with the same speed options as `sphereapp run`.
 Both recognisers match against the same gallery of random unit vectors: its content does not change the work.
 With `repeat` N > 1 each path runs N times, taking turns, and the median frames/s is reported: on a shared machine
-single runs vary.
+single runs vary. With `profile`, the pipeline's runs also time each of its stages (profiling.py).
 """
 
 from __future__ import annotations
@@ -29,20 +29,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sphereapp.core.drivers.file import run_video
+from sphereapp.core.drivers.file import RunSummary, run_video
 from sphereapp.core.files import write_json_atomic
 from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.media.video import VideoReader, VideoWriter
 from sphereapp.core.recognition.recognizer import Recognizer
+from sphereapp.core.timing import NO_TIMES, StageTimes
 from sphereapp.core.vision.components import Components
 from sphereapp.core.vision.models import normalize_input
+from sphereapp.profiling import Profile
 
 GALLERY_SIZE = 10
 NAIVE_INSTALL = "pip install torchvision==0.29.1 && pip install --no-deps facenet-pytorch==2.5.3"  # its own pins ask for an old torch
 NAIVE_FACE_SIZE = (96, 112)  # cv2 (width, height) of the network input
 
 
-@dataclass
+@dataclass(frozen=True)
 class BenchRow:
     """One resolution's measurements (frames/s) and the ratios the speed goals are stated in."""
 
@@ -56,6 +58,7 @@ class BenchRow:
     naive_fps: float | None
     pipeline_fps: float
     runs: int = 1  # runs of each path the frames/s are the median of
+    profile: Profile | None = None  # the pipeline's stages over all its runs, when asked for
 
     @property
     def speedup(self) -> float | None:
@@ -69,8 +72,12 @@ class BenchRow:
 
     def to_dict(self) -> dict:
         speedup = None if self.speedup is None else round(self.speedup, 2)
-        return asdict(self) | {"speedup_vs_naive": speedup, "realtime_ratio": round(self.realtime, 2),
+        data = asdict(self) | {"speedup_vs_naive": speedup, "realtime_ratio": round(self.realtime, 2),
                                "pipeline_vs_decode": round(self.pipeline_fps / self.decode_fps, 3)}
+        del data["profile"]  # written with its shares below, and only when measured
+        if self.profile is not None:
+            data["profile"] = self.profile.to_dict()
+        return data
 
 
 def even_width(width: int, height: int, new_height: int) -> int:
@@ -142,12 +149,11 @@ def naive_fps(path: Path, mtcnn: torch.nn.Module, components: Components, galler
     return count / (time.perf_counter() - started), faces
 
 
-def pipeline_fps(path: Path, components: Components, gallery: Gallery, threshold: float, output: Path,
-                 **options) -> tuple[float, int]:
-    """Frames/s and faces found by `sphereapp run`'s pipeline (`options`: run_video's, e.g. speed)."""
+def pipeline_run(path: Path, components: Components, gallery: Gallery, threshold: float, output: Path,
+                 **options) -> RunSummary:
+    """One run of `sphereapp run`'s pipeline (`options`: run_video's, e.g. speed, times)."""
     recognizer = Recognizer(components.detector, components.embedder, gallery, threshold)
-    summary = run_video(path, output, recognizer, **options)
-    return summary.fps, summary.faces
+    return run_video(path, output, recognizer, **options)
 
 
 def random_gallery(size: int, dim: int, seed: int = 0) -> Gallery:
@@ -165,9 +171,10 @@ def random_recognizer(components: Components) -> Recognizer:
 
 
 def bench(source: str | Path, components: Components, heights: list[int], frames: int, repeat: int = 1,
-          **options) -> list[BenchRow]:
+          profile: bool = False, **options) -> list[BenchRow]:
     """Measure decode, naive and pipeline frames/s at each height on the first `frames` frames of `source`, each
-    the median of `repeat` runs (`options` go to run_video); the naive loop only when facenet-pytorch is installed."""
+    the median of `repeat` runs (`options` go to run_video); the naive loop only when facenet-pytorch is installed;
+    with `profile`, the time of each pipeline stage over the runs as well."""
     gallery = random_gallery(GALLERY_SIZE, components.embedder.info.embedding_size)
     threshold = components.embedder.info.threshold
     mtcnn = reference_mtcnn(components.device)
@@ -177,15 +184,20 @@ def bench(source: str | Path, components: Components, heights: list[int], frames
         for height in heights:
             clip = work / f"clip_{height}.mp4"
             width, count, fps = scaled_clip(source, height, frames, clip)
-            runs = [(decode_fps(clip),
-                     *(naive_fps(clip, mtcnn, components, gallery.embeddings, threshold, work / "naive.mp4")
-                       if mtcnn is not None else (None, None)),
-                     *pipeline_fps(clip, components, gallery, threshold, work / "pipeline.mp4", **options))
-                    for _ in range(repeat)]
+            times = StageTimes() if profile else NO_TIMES
+            runs, summaries = [], []
+            for _ in range(repeat):
+                decoded = decode_fps(clip)
+                naive = (naive_fps(clip, mtcnn, components, gallery.embeddings, threshold, work / "naive.mp4")
+                         if mtcnn is not None else (None, None))
+                summaries.append(pipeline_run(clip, components, gallery, threshold, work / "pipeline.mp4",
+                                              times=times, **options))
+                runs.append((decoded, *naive, summaries[-1].fps, summaries[-1].faces))
             decoded, naive, naive_faces, fast, faces = (None if values[0] is None else statistics.median(values)
                                                         for values in zip(*runs))
             rows.append(BenchRow(width, height, count, fps, faces / count,
-                                 None if naive_faces is None else naive_faces / count, decoded, naive, fast, repeat))
+                                 None if naive_faces is None else naive_faces / count, decoded, naive, fast, repeat,
+                                 Profile.of(times, summaries) if profile else None))
     return rows
 
 
@@ -212,7 +224,11 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def write_report(path: Path, rows: list[BenchRow], env: dict, source: str | Path) -> None:
-    """The measurements as JSON, written atomically."""
+def write_report(path: Path, rows: list[BenchRow], env: dict, source: str | Path,
+                 startup: float | None = None) -> None:
+    """The measurements as JSON (with the seconds the model and detector took to load, when given), written
+    atomically."""
     data = {"source": str(source), "environment": env, "rows": [row.to_dict() for row in rows]}
+    if startup is not None:
+        data["startup_seconds"] = round(startup, 4)
     write_json_atomic(path, data, indent=2)

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=1, metavar="N",
                        help="run each path N times, taking turns, and report the median (default: 1)")
     bench.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
+    bench.add_argument("--profile", action="store_true",
+                       help="also print the time of each pipeline stage (decode, scan, embed, encode, ...) on each "
+                       "of its threads, and the start-up time")
     add_speed_options(bench)
     add_model_options(bench)
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -212,6 +213,7 @@ def models(args: argparse.Namespace) -> int:
 
 def bench(args: argparse.Namespace) -> int:
     from sphereapp.benchmark import NAIVE_INSTALL, bench as measure, environment, format_table, write_report
+    from sphereapp.profiling import format_profile
 
     video = Path(args.video) if args.video else DEMO_VIDEO
     if not video.is_file():
@@ -221,8 +223,10 @@ def bench(args: argparse.Namespace) -> int:
     if any(height < 16 for height in args.heights):
         raise InputError("every --heights value must be at least 16")
     json_path = check_output_path(args.json) if args.json else None
+    started = time.perf_counter()
     components = components_from(args, args.detect_max_side)
-    rows = measure(video, components, args.heights, args.frames, args.repeat,
+    startup = time.perf_counter() - started
+    rows = measure(video, components, args.heights, args.frames, args.repeat, args.profile,
                    batch_size=args.batch_size, speed=speed)
     env = environment(components)
     detection = f"--detect-max-side {args.detect_max_side}" if args.detect_max_side else "(full-size detection)"
@@ -233,6 +237,10 @@ def bench(args: argparse.Namespace) -> int:
     print(format_table(rows))
     if rows and rows[0].naive_fps is None:
         print(f"naive loop not measured: facenet-pytorch is not installed ({NAIVE_INSTALL})")
+    if args.profile:
+        for row in rows:
+            print(f"\n{format_profile(row.profile, f'sphereapp at {row.width}x{row.height}')}")
+        print(f"\nstart-up: {startup:.2f} s to load the model and the detector (before any frame)")
     if json_path:
-        write_report(json_path, rows, env, video)
+        write_report(json_path, rows, env, video, startup if args.profile else None)
     return 0

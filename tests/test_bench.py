@@ -7,6 +7,7 @@ import pytest
 from sphereapp import benchmark
 from sphereapp.benchmark import BenchRow, format_table
 from sphereapp.cli import main
+from sphereapp.core.timing import Stage
 
 
 def test_bench_measures_decode_naive_and_pipeline(untrained_model_file, tmp_path, capsys, one_torch_thread):
@@ -34,6 +35,39 @@ def test_bench_without_facenet_pytorch_measures_decode_and_pipeline(untrained_mo
     assert row["naive_fps"] is None and row["speedup_vs_naive"] is None and row["naive_faces_per_frame"] is None
     assert min(row["decode_fps"], row["pipeline_fps"]) > 0
     assert "naive loop not measured" in capsys.readouterr().out
+
+
+def test_bench_profile_shows_every_stage_within_each_threads_time(untrained_model_file, tmp_path, capsys,
+                                                                   monkeypatch, one_torch_thread):
+    monkeypatch.setattr(benchmark, "reference_mtcnn", lambda device: None)  # the naive loop is not profiled
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--frames", "6", "--heights", "64", "--repeat", "2", "--profile", "--model",
+                 str(untrained_model_file), "--device", "cpu", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    [row] = report["rows"]
+    profile = row["profile"]
+    assert (profile["runs"], profile["frames"]) == (2, 12) and profile["wall_seconds"] > 0
+    lines = {(line["thread"], line["stage"]): line for line in profile["stages"]}
+    assert {(stage.thread, stage.label) for stage in Stage} < set(lines)
+    assert all(line["seconds"] >= 0 and line["share"] >= 0 for line in profile["stages"])
+    for thread in ("decoder", "main", "encoder"):
+        own = [line for line in profile["stages"] if line["thread"] == thread]
+        measured = sum(line["seconds"] for line in own if line["calls"] is not None)  # not its other / idle line
+        assert measured <= profile["wall_seconds"] + 1e-3  # 1e-3: the JSON's rounding
+        assert sum(line["share"] for line in own) == pytest.approx(1, abs=1e-3)
+    for stage in (Stage.DECODE, Stage.WAIT_FOR_FRAMES, Stage.CUT_TEST, Stage.TRACK, Stage.DRAW, Stage.ENCODE):
+        assert lines[stage.thread, stage.label]["calls"] == 12  # once a frame
+    assert lines["main", "scan"]["calls"] > 0 and lines["main", "embed"]["calls"] > 0
+    assert report["startup_seconds"] > 0
+    for stage in Stage:
+        assert stage.label in printed
+    assert "idle" in printed and "other" in printed and "start-up" in printed
+
+
+def test_bench_without_profile_writes_no_profile():
+    row = BenchRow(480, 360, 10, 30.0, 2.0, None, 300.0, None, 6.0)
+    assert "profile" not in row.to_dict()
 
 
 def test_bench_rejects_bad_arguments(untrained_model_file, tmp_path, capsys):

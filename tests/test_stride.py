@@ -28,7 +28,7 @@ class FakeRecognizer:
         self.cuts: list[list[bool]] = []  # per call, whether each keyframe follows a scene cut
         self.newcomer_from = newcomer_from
 
-    def recognise(self, frames, reuse=None, scanned=None, before=None, cuts=None):
+    def recognise(self, frames, reuse=None, scanned=None, before=None, cuts=None, times=None):
         self.calls.append([f.index for f in frames])
         self.cuts.append(list(cuts))
         self.scanned.append([f.index for f, whole in zip(frames, scanned) if whole])
@@ -100,7 +100,7 @@ def test_a_face_appearing_between_keyframes_shows_from_half_way():
 class QuickFaceRecognizer(FakeRecognizer):
     """Sees one 40 px face that moves 25 px a frame: keyframes 2 frames apart do not overlap it."""
 
-    def recognise(self, frames, reuse=None, scanned=None, before=None, cuts=None):
+    def recognise(self, frames, reuse=None, scanned=None, before=None, cuts=None, times=None):
         return [FrameResult(f.index, f.index / 10, [FaceResult(np.array([25.0 * f.index, 0, 25.0 * f.index + 40, 40],
                                                                         np.float32), 0.99, np.zeros((5, 2), np.float32),
                                                                np.array([0.9, 0.1], np.float32))]) for f in frames]

@@ -28,6 +28,7 @@ from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.results import FaceResult, FrameResult
 from sphereapp.core.recognition.reuse import EmbeddingReuse
 from sphereapp.core.recognition.speed import Speed
+from sphereapp.core.timing import NO_TIMES, Stage, StageTimes
 
 
 class Role(IntEnum):
@@ -47,11 +48,13 @@ class Planned(NamedTuple):
 
 
 def recognised_frames(
-    frames: Iterable[Frame], recognizer: Recognizer, speed: Speed = Speed(), batch_size: int = 8
+    frames: Iterable[Frame], recognizer: Recognizer, speed: Speed = Speed(), batch_size: int = 8,
+    times: StageTimes = NO_TIMES,
 ) -> Iterator[tuple[Frame, FrameResult]]:
     """(frame, result) for every frame, in order; detection and embedding on every `speed.detect_every`-th frame
     only, a whole frame scanned for faces on every `speed.scan_every`-th of those only, and a face followed from
-    keyframe to keyframe embedded on every `speed.embed_every`-th of them only (reuse.py)."""
+    keyframe to keyframe embedded on every `speed.embed_every`-th of them only (reuse.py); the stages are timed in
+    `times`."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     every, scan_every = speed.detect_every, speed.scan_every
@@ -63,7 +66,8 @@ def recognised_frames(
         role = Role.BETWEEN
         if since_key >= every:
             role = Role.SCANNED if since_scan >= scan_every else Role.SEARCHED
-        cut = cuts.cut_before(frame.image)
+        with times.stage(Stage.CUT_TEST):
+            cut = cuts.cut_before(frame.image)
         if cut:  # nothing spans a scene cut: the frames on both sides of it are scanned
             role = Role.SCANNED
             if window and window[-1].role != Role.SCANNED:
@@ -76,15 +80,15 @@ def recognised_frames(
         else:
             since_key += 1
         if keys >= batch_size and role == Role.SCANNED:
-            anchor = yield from _release(window, anchor, recognizer, reuse)
+            anchor = yield from _release(window, anchor, recognizer, reuse, times)
             window, keys = [], 0
     if window:
         window[-1] = window[-1]._replace(role=Role.SCANNED)  # the last is scanned: nothing to interpolate towards
-        yield from _release(window, anchor, recognizer, reuse)
+        yield from _release(window, anchor, recognizer, reuse, times)
 
 
 def _release(window: list[Planned], anchor: tuple[Frame, FrameResult] | None, recognizer: Recognizer,
-             reuse: EmbeddingReuse | None):
+             reuse: EmbeddingReuse | None, times: StageTimes):
     """Recognise the window's keyframes in one call, yield every frame of it; return the last keyframe."""
     key_frames, scanned, cuts, cut = [], [], [], False
     for frame, role, cut_before in window:  # a keyframe follows a cut when one lies since the keyframe before it
@@ -94,7 +98,8 @@ def _release(window: list[Planned], anchor: tuple[Frame, FrameResult] | None, re
             scanned.append(role == Role.SCANNED)
             cuts.append(cut)
             cut = False
-    results = iter(recognizer.recognise(key_frames, reuse, scanned, None if anchor is None else anchor[1], cuts))
+    results = iter(recognizer.recognise(key_frames, reuse, scanned, None if anchor is None else anchor[1], cuts,
+                                        times))
     between: list[Frame] = []
     for frame, role, _ in window:
         if not role:
@@ -102,7 +107,9 @@ def _release(window: list[Planned], anchor: tuple[Frame, FrameResult] | None, re
             continue
         current = (frame, next(results))
         for k, middle in enumerate(between, start=1):  # anchor is None only before the first frame, a keyframe
-            yield middle, interpolate(anchor[1], current[1], k / (len(between) + 1), middle)
+            with times.stage(Stage.INTERPOLATE):
+                result = interpolate(anchor[1], current[1], k / (len(between) + 1), middle)
+            yield middle, result
         yield current
         anchor, between = current, []
     return anchor

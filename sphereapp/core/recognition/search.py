@@ -19,6 +19,7 @@ import numpy as np
 from sphereapp.core.media.video import Frame
 from sphereapp.core.recognition.geometry import SCAN_STEP, pair_faces
 from sphereapp.core.recognition.results import FrameResult
+from sphereapp.core.timing import NO_TIMES, Stage, StageTimes
 from sphereapp.core.vision.detect import Detections, FaceDetector
 
 # Median centre move of the paired faces from one scanned keyframe to the next, in face widths, above which the
@@ -56,29 +57,34 @@ def expected_boxes(before: np.ndarray, after: np.ndarray, t: float) -> np.ndarra
 
 
 def detect_keyframes(detector: FaceDetector, frames: Sequence[Frame], scanned: Sequence[bool] | None = None,
-                     before: FrameResult | None = None) -> list[Detections]:
+                     before: FrameResult | None = None, times: StageTimes = NO_TIMES) -> list[Detections]:
     """Faces of consecutive keyframes: `scanned[i]` (default: every frame) is scanned whole, the others searched
     near the faces expected there from the nearest scanned keyframes on either side, or scanned as well where the
     faces move fast between those (`FAST_MOVE`); `before` is the result of the keyframe before the first, if any
-    (`recognised_frames` passes a scanned one; the app's player the frame it recognised just before)."""
+    (`recognised_frames` passes a scanned one; the app's player the frame it recognised just before); scans and
+    searches are timed in `times`."""
     images = [frame.image for frame in frames]
     if scanned is None or all(scanned):
-        return detector.detect(images)
+        with times.stage(Stage.SCAN):
+            return detector.detect(images)
     found: list[Detections | None] = [None] * len(frames)
 
-    def fill(at: list[int], detect: Callable[[list[np.ndarray]], list[Detections]]) -> None:
+    def fill(at: list[int], detect: Callable[[list[np.ndarray]], list[Detections]], stage: Stage) -> None:
         if at:
-            for i, detections in zip(at, detect([images[i] for i in at])):
+            with times.stage(stage):
+                detected = detect([images[i] for i in at])
+            for i, detections in zip(at, detected):
                 found[i] = detections
 
-    fill([i for i, whole in enumerate(scanned) if whole], detector.detect)
+    fill([i for i, whole in enumerate(scanned) if whole], detector.detect, Stage.SCAN)
     anchors = [(frame.index, detections.boxes) for frame, detections in zip(frames, found) if detections is not None]
     if before is not None:
         anchors.insert(0, (before.index, np.array([face.box for face in before.faces], np.float32).reshape(-1, 4)))
     expected = {i: _expected_at(frames[i].index, anchors) for i, whole in enumerate(scanned) if not whole}
-    fill([i for i, boxes in expected.items() if boxes is None], detector.detect)  # faces move fast: scan
+    fill([i for i, boxes in expected.items() if boxes is None], detector.detect, Stage.SCAN)  # faces move fast
     search_at = [i for i, boxes in expected.items() if boxes is not None]
-    fill(search_at, lambda near_images: detector.detect_near(near_images, [expected[i] for i in search_at]))
+    fill(search_at, lambda near_images: detector.detect_near(near_images, [expected[i] for i in search_at]),
+         Stage.SEARCH)
     return found
 
 
