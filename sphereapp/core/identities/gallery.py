@@ -23,12 +23,17 @@ class Gallery:
         return len(self.names)
 
     @classmethod
+    def empty(cls, embedding_size: int) -> Gallery:
+        """No one enrolled: every face is unknown."""
+        return cls([], [], np.zeros((0, embedding_size), np.float32))
+
+    @classmethod
     def from_store(cls, store: GalleryStore, embedder: Embedder) -> Gallery:
         """Every stored identity, first re-embedded where another model computed it."""
         store.refresh_embeddings(embedder)
         identities = store.identities()
         if not identities:
-            return cls([], [], np.zeros((0, embedder.info.embedding_size), np.float32))
+            return cls.empty(embedder.info.embedding_size)
         return cls(
             [identity.name for identity in identities],
             [identity.color for identity in identities],
