@@ -1,13 +1,24 @@
-"""Shared fixtures: where the real data lives (skipped cleanly when absent), offscreen Qt."""
+"""Shared fixtures: where the real data lives (skipped cleanly when absent), offscreen Qt, models, clips, folders,
+training data and app windows."""
 
+from __future__ import annotations
+
+import itertools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from helpers import REPO_ROOT, TINY_IMAGES_EACH, TINY_PEOPLE
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sphereapp.gui.main_window import MainWindow
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def shared_data_dir() -> Path:
@@ -54,3 +65,89 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def clip_and_gallery(tmp_path) -> tuple[Path, Path]:
+    """A short clip and an empty gallery in their own folder, away from the output folder."""
+    from sphereapp.core.identities.store import GalleryStore
+
+    from media_files import make_video
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    GalleryStore(inputs / "empty.sqlite").close()
+    return make_video(inputs / "clip.mp4"), inputs / "empty.sqlite"
+
+
+@pytest.fixture
+def out_dir(tmp_path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    """4 people x 6 aligned 112x96 PNGs of coloured noise, prepared through the aligned (no-detection) path."""
+    from PIL import Image
+
+    from training.prepare import PrepareOptions, prepare
+
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    for person in range(TINY_PEOPLE):
+        folder = root / "src" / f"person_{person}"
+        folder.mkdir(parents=True)
+        colour = rng.integers(0, 256, (1, 1, 3))
+        for index in range(TINY_IMAGES_EACH):
+            image = np.clip(colour + rng.normal(0, 40, (112, 96, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(image).save(folder / f"{index}.png")
+    prepare(root / "src", root / "data", PrepareOptions(aligned_112x112=True))
+    return root / "data"
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    """The demo clip's first CLIP_FRAMES frames, without sound: little detection time for the app's tests."""
+    from sphereapp.commands import DEMO_VIDEO
+    from sphereapp.core.media.video import VideoReader, VideoWriter
+
+    from gui_helpers import CLIP_FRAMES
+
+    path = tmp_path_factory.mktemp("clip") / "hikers_12.mp4"
+    with VideoReader(DEMO_VIDEO) as reader, VideoWriter(path, reader.info.width, reader.info.height,
+                                                        reader.info.fps) as writer:
+        for frame in itertools.islice(reader, CLIP_FRAMES):
+            writer.write(frame.image)
+    return path
+
+
+@pytest.fixture
+def gallery_path(tmp_path) -> Path:
+    return tmp_path / "gallery.sqlite"
+
+
+@pytest.fixture
+def make_window(qtbot, gallery_path, one_torch_thread) -> Callable[[Path | None], MainWindow]:
+    """Opens the app's main window on gallery_path with the given model file (or none)."""
+    from sphereapp.gui.main_window import MainWindow
+    from sphereapp.gui.settings import AppSettings
+
+    def make(model: Path | None) -> MainWindow:
+        window = MainWindow(AppSettings(), gallery_path, str(model) if model else None)
+        qtbot.addWidget(window)
+        window.show()
+        return window
+
+    return make
+
+
+@pytest.fixture
+def window(qtbot, make_window, untrained_model_file) -> MainWindow:
+    """The app's main window with the untrained model, once it has loaded."""
+    from gui_helpers import WAIT_MS
+
+    window = make_window(untrained_model_file)
+    qtbot.waitUntil(lambda: window.model_status is not None, timeout=WAIT_MS)
+    return window

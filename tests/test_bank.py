@@ -21,7 +21,8 @@ from training.config import load_config
 from training.fit import fit
 from training.prepare import PrepareOptions, prepare
 
-TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny_synthetic.toml"
+from helpers import TINY
+
 PEOPLE, IMAGES_EACH, STRANGERS = 4, 6, 5
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -11,17 +11,7 @@ import pytest
 from sphereapp.cli import main
 from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
 
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("sphereapp: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
+from helpers import error_line, run_cli
 
 
 def test_help_lists_commands_and_the_app(capsys):

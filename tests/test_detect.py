@@ -14,6 +14,8 @@ from sphereapp.core.vision import detect as detect_module, mtcnn_nets
 from sphereapp.core.vision.detect import Detections, DetectorConfig, FaceDetector
 from sphereapp.core.vision.mtcnn import detect_faces as real_detect_faces
 
+from helpers import iou
+
 
 @pytest.fixture(scope="module")
 def detector() -> FaceDetector:
@@ -57,14 +59,6 @@ def assert_same(a: Detections, b: Detections) -> None:
     np.testing.assert_allclose(a.boxes, b.boxes, atol=0.05)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
     np.testing.assert_allclose(a.landmarks, b.landmarks, atol=0.05)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    inter_w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    inter_h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = inter_w * inter_h
-    area = lambda box: (box[2] - box[0]) * (box[3] - box[1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
 
 
 # --- without data ---------------------------------------------------------------------------------

@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
 from sphereapp.core.drivers.file import run_video
 from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.speed import EVERY_FRAME
-from test_cli import run_cli
-from test_pipeline import GALLERY, FakeDetector, FakeEmbedder
-from test_robust_files import clip_and_gallery, only_files, out_dir  # noqa: F401  (fixtures: pytest finds them here)
-from test_video import N_FRAMES
+
+from fakes import colour_recognizer
+from helpers import REPO_ROOT, only_files, run_cli
+from media_files import N_FRAMES
 
 # Enrols people until it is killed, printing each name once its transaction has committed. It imports the store
 # only (no torch), so that each of the many children starts quickly.
@@ -87,9 +86,8 @@ def clip(clip_and_gallery) -> Path:
 
 
 def export(clip: Path, out_dir: Path, **options) -> None:
-    recognizer = Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, threshold=0.9)
-    run_video(clip, out_dir / "o.mp4", recognizer, json_path=out_dir / "o.json", batch_size=4, speed=EVERY_FRAME,
-              **options)
+    run_video(clip, out_dir / "o.mp4", colour_recognizer(), json_path=out_dir / "o.json", batch_size=4,
+              speed=EVERY_FRAME, **options)
 
 
 @pytest.mark.parametrize("frames_before_cancel", [0, 1, 9, N_FRAMES - 1])

@@ -23,6 +23,8 @@ from sphereapp.core.vision.modelfile import (
 )
 from sphereapp.core.vision.models import build_model, normalize_input
 
+from fakes import RunsAShellCommand
+
 SMALL_EMBEDDING = 32  # keeps fc5 (and the files) small
 INFO = ModelInfo("sphereface4", SMALL_EMBEDDING, 0.42, "random weights", recipe="none", lfw="n/a")
 
@@ -333,16 +335,6 @@ def test_pt_garbage_bytes(tmp_path):
     path = tmp_path / "junk.pth"
     path.write_bytes(b"definitely not a pickle")
     assert_one_line_error(path, "not a PyTorch weights file")
-
-
-class RunsAShellCommand:
-    """Unpickling this would run a shell command that creates a marker file."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f"touch '{self.marker}'",)
 
 
 def test_pickled_code_in_a_pt_file_is_never_run(tmp_path):

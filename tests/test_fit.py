@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from sphereapp.core.errors import InputError
 from sphereapp.core.vision.modelfile import load_embedder
@@ -21,29 +20,10 @@ from training.data import BatchPlan, PreparedFaces
 from training.fit import METRICS_NAME, MODEL_NAME, fit
 from training.heads import available_heads
 from training.lfw_probe import default_cache_path
-from training.prepare import PrepareOptions, prepare
 
-TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny_synthetic.toml"
-PEOPLE, IMAGES_EACH = 4, 6
-
+from helpers import TINY, TINY_IMAGES_EACH, TINY_PEOPLE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    """4 people x 6 aligned 112x96 PNGs of coloured noise, prepared through the aligned (no-detection) path."""
-    root = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-    for person in range(PEOPLE):
-        folder = root / "src" / f"person_{person}"
-        folder.mkdir(parents=True)
-        colour = rng.integers(0, 256, (1, 1, 3))
-        for index in range(IMAGES_EACH):
-            image = np.clip(colour + rng.normal(0, 40, (112, 96, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(image).save(folder / f"{index}.png")
-    prepare(root / "src", root / "data", PrepareOptions(aligned_112x112=True))
-    return root / "data"
 
 
 def metrics_rows(out: Path) -> list[dict]:
@@ -53,7 +33,7 @@ def metrics_rows(out: Path) -> list[dict]:
 
 def test_prepared_dataset_items(tiny_data):
     dataset = PreparedFaces(tiny_data)
-    assert len(dataset) == PEOPLE * IMAGES_EACH and dataset.num_classes == PEOPLE
+    assert len(dataset) == TINY_PEOPLE * TINY_IMAGES_EACH and dataset.num_classes == TINY_PEOPLE
     image, label, index = dataset[7]
     assert image.dtype == torch.uint8 and image.shape == (112, 96, 3)
     assert (label, index) == (1, 7)
@@ -141,7 +121,7 @@ def test_resume_continues_exactly(tiny_data, tmp_path):
 
 def test_distillation_adds_a_loss_term(tiny_data, tmp_path):
     teacher = tmp_path / "teacher.npy"
-    np.save(teacher, np.random.default_rng(0).normal(size=(PEOPLE * IMAGES_EACH, 16)).astype(np.float32))
+    np.save(teacher, np.random.default_rng(0).normal(size=(TINY_PEOPLE * TINY_IMAGES_EACH, 16)).astype(np.float32))
     config = load_config(TINY, ["iterations=2", f"teacher.embeddings='{teacher.as_posix()}'", "teacher.weight=5.0"])
     fit(config, tiny_data, tmp_path / "run")
     assert all(float(r["distill_loss"]) > 0 for r in metrics_rows(tmp_path / "run"))

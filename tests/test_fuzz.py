@@ -11,9 +11,9 @@ from PIL import Image
 
 from sphereapp.core.errors import SphereappError
 from sphereapp.core.identities.enrol import Enroller
-from test_gallery import FakeEmbedder, WholeImageDetector
-from test_robust_video import annotate
-from test_video import gradient, make_video
+
+from fakes import PerModelEmbedder, WholeImageDetector, annotate
+from media_files import gradient, make_video
 
 CASES = 30
 TIME_LIMIT_S = 20  # a tiny file takes well under a second; more means a hang
@@ -98,5 +98,5 @@ def test_damaged_photo(tmp_path, photo_bytes, case):
     suffix = (".jpg", ".png")[case % 2]
     photo = tmp_path / f"damaged{suffix}"
     photo.write_bytes(damaged(photo_bytes[suffix], np.random.default_rng(1000 + case)))
-    enroller = Enroller(WholeImageDetector(), FakeEmbedder())
+    enroller = Enroller(WholeImageDetector(), PerModelEmbedder())
     fails_cleanly_or_succeeds(lambda: enroller.enrol_image(photo))

@@ -4,13 +4,9 @@ import io
 import logging
 import os
 import sqlite3
-import struct
 import sys
 import time
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -25,7 +21,11 @@ from sphereapp.core.identities.photos import photo_files
 from sphereapp.core.identities.store import GalleryStore, default_gallery_path
 from sphereapp.core.media.annotate import identity_color
 from sphereapp.core.media.images import read_image_rgb
-from sphereapp.core.vision.align import TEMPLATE_112x96
+
+from fakes import FixedDetector, PerModelEmbedder, WholeImageDetector, add_person, detections, random_crop
+from helpers import unit
+from media_files import png_header_claiming
+
 
 def progressive_colors(names):
     """The colours a gallery gives people enrolled in this order: each apart from the ones before it."""
@@ -35,77 +35,9 @@ def progressive_colors(names):
     return colors
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Fakes
-
-
-class FakeEmbedder:
-    """Deterministic unit vectors from the crops' channel means plus a per-model constant; records batch sizes."""
-
-    def __init__(self, model_id: str = "model-a"):
-        self.info = SimpleNamespace(model_id=model_id, embedding_size=4, threshold=0.5)
-        self.batches: list[int] = []
-
-    def embed(self, crops: np.ndarray) -> np.ndarray:
-        self.batches.append(len(crops))
-        means = crops.reshape(len(crops), -1, 3).mean(axis=1)
-        model_constant = sum(map(ord, self.info.model_id)) % 97 + 1
-        vectors = np.concatenate([means, np.full((len(crops), 1), model_constant)], axis=1).astype(np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-@dataclass
-class FakeDetections:
-    boxes: np.ndarray
-    scores: np.ndarray
-    landmarks: np.ndarray
-
-
-def landmarks_for(box) -> np.ndarray:
-    """The SphereFace template scaled into a box, so aligning maps the box onto the 112x96 crop."""
-    x1, y1, x2, y2 = box
-    return (TEMPLATE_112x96 / [96, 112] * [x2 - x1, y2 - y1] + [x1, y1]).astype(np.float32)
-
-
-def detections(*boxes) -> FakeDetections:
-    boxes = np.array(boxes, np.float32).reshape(-1, 4)
-    return FakeDetections(boxes, np.ones(len(boxes), np.float32), np.stack([landmarks_for(b) for b in boxes])
-                          if len(boxes) else np.zeros((0, 5, 2), np.float32))
-
-
-class FixedDetector:
-    """Returns the same detections for any image."""
-
-    def __init__(self, found: FakeDetections):
-        self.found = found
-
-    def detect(self, images):
-        return [self.found for _ in images]
-
-
-class WholeImageDetector:
-    """One face filling the image, or none when the image is all black."""
-
-    def detect(self, images):
-        return [detections((0, 0, image.shape[1], image.shape[0]) if image.any() else ()) for image in images]
-
-
-def random_crop(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (112, 96, 3), dtype=np.uint8)
-
-
-def unit(vector) -> np.ndarray:
-    vector = np.asarray(vector, np.float32)
-    return vector / np.linalg.norm(vector)
-
-
 @pytest.fixture
 def store_path(tmp_path) -> Path:
     return tmp_path / "gallery.sqlite"
-
-
-def add_person(store: GalleryStore, name: str, seed: int, model_id: str = "model-a"):
-    return store.add(name, random_crop(seed), unit([seed + 1, 2, 3, 4]), model_id, source=f"{name}.jpg")
 
 
 def assert_one_line(error: pytest.ExceptionInfo) -> None:
@@ -174,7 +106,7 @@ def test_a_write_failing_midway_leaves_the_file_unchanged(store_path):
         raw.commit()
         raw.close()
         with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
-            store.refresh_embeddings(FakeEmbedder("model-b"))
+            store.refresh_embeddings(PerModelEmbedder("model-b"))
     with GalleryStore(store_path) as store:
         after = store.identities()
     assert [identity.model_id for identity in after] == ["model-a", "model-a"]
@@ -183,7 +115,7 @@ def test_a_write_failing_midway_leaves_the_file_unchanged(store_path):
 
 
 def test_refresh_re_embeds_only_rows_of_another_model(store_path):
-    embedder = FakeEmbedder("model-b")
+    embedder = PerModelEmbedder("model-b")
     with GalleryStore(store_path) as store:
         add_person(store, "Ada", 1, model_id="model-a")
         bob = add_person(store, "Bob", 2, model_id="model-b")
@@ -194,13 +126,13 @@ def test_refresh_re_embeds_only_rows_of_another_model(store_path):
         assert embedder.batches == [2]
         ada, stored_bob, cy = store.identities()
     assert {ada.model_id, stored_bob.model_id, cy.model_id} == {"model-b"}
-    np.testing.assert_allclose(ada.embedding, FakeEmbedder("model-b").embed(random_crop(1)[None])[0], rtol=1e-6)
-    np.testing.assert_allclose(cy.embedding, FakeEmbedder("model-b").embed(random_crop(3)[None])[0], rtol=1e-6)
+    np.testing.assert_allclose(ada.embedding, PerModelEmbedder("model-b").embed(random_crop(1)[None])[0], rtol=1e-6)
+    np.testing.assert_allclose(cy.embedding, PerModelEmbedder("model-b").embed(random_crop(3)[None])[0], rtol=1e-6)
     np.testing.assert_array_equal(stored_bob.embedding, bob.embedding)
 
 
 def test_snapshot_from_store_uses_current_model(store_path):
-    embedder = FakeEmbedder("model-b")
+    embedder = PerModelEmbedder("model-b")
     with GalleryStore(store_path) as store:
         empty = Gallery.from_store(store, embedder)
         add_person(store, "Ada", 1, model_id="model-a")
@@ -246,9 +178,9 @@ def test_read_only_store_reads_but_refuses_changes(store_path):
         add_person(store, "Ada", 1)
     with GalleryStore(store_path, read_only=True) as store:
         check_read_only(store)
-        assert len(Gallery.from_store(store, FakeEmbedder("model-a"))) == 1  # nothing to re-embed: no write
+        assert len(Gallery.from_store(store, PerModelEmbedder("model-a"))) == 1  # nothing to re-embed: no write
         with pytest.raises(InputError, match="is read-only"):
-            Gallery.from_store(store, FakeEmbedder("model-b"))
+            Gallery.from_store(store, PerModelEmbedder("model-b"))
     with GalleryStore(store_path) as store:
         assert [(identity.name, identity.model_id) for identity in store.identities()] == [("Ada", "model-a")]
 
@@ -357,16 +289,6 @@ def test_animated_image_gives_its_first_frame(tmp_path):
     np.testing.assert_array_equal(read_image_rgb(path)[4, 4], (255, 0, 0))
 
 
-def png_header_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header declares width x height, followed by undecodable pixel data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"garbage") + chunk(b"IEND", b"")
-
-
 @pytest.mark.parametrize("width, height", [(10_000, 9_000), (30_000, 30_000)])  # ours, then PIL's bomb check
 def test_huge_declared_size_is_refused_before_decoding(tmp_path, width, height):
     path = tmp_path / "huge.png"
@@ -408,21 +330,21 @@ def photo_with_faces(path: Path, boxes) -> Path:
 def test_enrol_picks_the_largest_face_and_warns(tmp_path):
     boxes = [(176, 122, 224, 178), (0, 0, 96, 112), (300, 10, 348, 66)]  # small central, large corner, small
     path = photo_with_faces(tmp_path / "group.png", boxes)
-    embedder = FakeEmbedder()
+    embedder = PerModelEmbedder()
     enrolment = Enroller(FixedDetector(detections(*boxes)), embedder).enrol_image(path)
     np.testing.assert_array_equal(enrolment.box, boxes[1])
     assert enrolment.n_faces == 3
     assert enrolment.warnings[0] == "3 faces found in 'group.png'; using the largest"  # then quality hints
     assert enrolment.crop.shape == (112, 96, 3) and enrolment.crop.dtype == np.uint8
     np.testing.assert_array_equal(enrolment.crop[56, 48], FACE_COLOURS[1])
-    np.testing.assert_allclose(enrolment.embedding, FakeEmbedder().embed(enrolment.crop[None])[0], rtol=1e-6)
+    np.testing.assert_allclose(enrolment.embedding, PerModelEmbedder().embed(enrolment.crop[None])[0], rtol=1e-6)
     assert embedder.batches == [1]
 
 
 def test_enrol_prefers_the_central_face_among_equal_sizes(tmp_path):
     boxes = [(0, 0, 96, 112), (152, 94, 248, 206)]  # same size: corner, centre
     path = photo_with_faces(tmp_path / "pair.png", boxes)
-    enrolment = Enroller(FixedDetector(detections(*boxes)), FakeEmbedder()).enrol_image(path)
+    enrolment = Enroller(FixedDetector(detections(*boxes)), PerModelEmbedder()).enrol_image(path)
     np.testing.assert_array_equal(enrolment.box, boxes[1])
     np.testing.assert_array_equal(enrolment.crop[56, 48], FACE_COLOURS[1])
 
@@ -430,32 +352,32 @@ def test_enrol_prefers_the_central_face_among_equal_sizes(tmp_path):
 def test_single_face_has_no_faces_warning_and_no_face_raises(tmp_path):
     box = (100, 50, 196, 162)
     path = photo_with_faces(tmp_path / "one.png", [box])
-    warnings = Enroller(FixedDetector(detections(box)), FakeEmbedder()).enrol_image(path).warnings
+    warnings = Enroller(FixedDetector(detections(box)), PerModelEmbedder()).enrol_image(path).warnings
     assert not any("faces found" in warning for warning in warnings)
     with pytest.raises(NoFaceError, match="no face found in .*one.png") as none:
-        Enroller(FixedDetector(detections()), FakeEmbedder()).enrol_image(path)
+        Enroller(FixedDetector(detections()), PerModelEmbedder()).enrol_image(path)
     assert_one_line(none)
 
 
 def test_find_faces_then_enrol_the_face_the_user_picks(tmp_path):
     boxes = [(176, 122, 224, 178), (0, 0, 96, 112)]
     path = photo_with_faces(tmp_path / "pair.png", boxes)
-    enroller = Enroller(FixedDetector(detections(*boxes)), FakeEmbedder())
+    enroller = Enroller(FixedDetector(detections(*boxes)), PerModelEmbedder())
     image, found = enroller.find_faces(path)
     assert image.shape == (300, 400, 3) and len(found.boxes) == 2
     picked = enroller.enrol_face(image, found.boxes[0], found.landmarks[0])  # not the largest
     np.testing.assert_array_equal(picked.box, boxes[0])
     np.testing.assert_array_equal(picked.crop[56, 48], FACE_COLOURS[0])
     assert picked.n_faces == 1 and not any("faces found" in warning for warning in picked.warnings)
-    np.testing.assert_allclose(picked.embedding, FakeEmbedder().embed(picked.crop[None])[0], rtol=1e-6)
+    np.testing.assert_allclose(picked.embedding, PerModelEmbedder().embed(picked.crop[None])[0], rtol=1e-6)
     with pytest.raises(NoFaceError, match="pair.png"):
-        Enroller(FixedDetector(detections()), FakeEmbedder()).find_faces(path)
+        Enroller(FixedDetector(detections()), PerModelEmbedder()).find_faces(path)
 
 
 def test_enrol_into_store(tmp_path, store_path):
     box = (100, 50, 196, 162)
     path = photo_with_faces(tmp_path / "ada.png", [box])
-    enroller = Enroller(FixedDetector(detections(box)), FakeEmbedder("model-z"))
+    enroller = Enroller(FixedDetector(detections(box)), PerModelEmbedder("model-z"))
     with GalleryStore(store_path) as store:
         identity = enroller.enrol(store, "Ada", path)
         (stored,) = store.identities()
@@ -478,7 +400,7 @@ def make_photo_folder(folder: Path) -> Path:
 def test_gallery_from_folder_names_people_after_files(tmp_path, caplog):
     folder = make_photo_folder(tmp_path / "people")
     with caplog.at_level(logging.WARNING, logger="sphereapp.core.identities.enrol"):
-        snapshot = gallery_from_folder(folder, Enroller(WholeImageDetector(), FakeEmbedder()))
+        snapshot = gallery_from_folder(folder, Enroller(WholeImageDetector(), PerModelEmbedder()))
     assert snapshot.names == ["Ada Lovelace", "Grace Hopper", "Zoë Ünïcode", "张 伟"]
     assert snapshot.colors == progressive_colors(snapshot.names)
     assert snapshot.embeddings.shape == (4, 4) and snapshot.embeddings.dtype == np.float32
@@ -489,7 +411,7 @@ def test_gallery_from_folder_names_people_after_files(tmp_path, caplog):
 
 
 def test_gallery_from_folder_errors(tmp_path):
-    enroller = Enroller(WholeImageDetector(), FakeEmbedder())
+    enroller = Enroller(WholeImageDetector(), PerModelEmbedder())
     with pytest.raises(InputError, match="does not exist"):
         gallery_from_folder(tmp_path / "nobody", enroller)
     (tmp_path / "faceless").mkdir()
@@ -511,7 +433,7 @@ def test_unreadable_gallery_folder_is_a_one_line_error(tmp_path, monkeypatch):
 
 
 def test_open_gallery_accepts_folder_or_store_file(tmp_path, store_path):
-    embedder = FakeEmbedder()
+    embedder = PerModelEmbedder()
     enroller = Enroller(WholeImageDetector(), embedder)
     folder = make_photo_folder(tmp_path / "people")
     assert len(open_gallery(folder, enroller, embedder)) == 4

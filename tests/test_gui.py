@@ -1,15 +1,13 @@
 """The desktop app, offscreen: open and step a video, enrol by drop / from a frame, live threshold, export.
 
 Mechanics only: the untrained SphereFace-4 gives arbitrary scores, so tests choose thresholds from the
-scores they observe. Frames come from a 12-frame cut of the demo clip to keep detection time small.
+scores they observe. Frames come from short_clip, the demo clip's first 12 frames, to keep detection time small.
 """
 
 import functools
-import itertools
 import json
 import math
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,11 +16,11 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
-from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
+from sphereapp.commands import DEMO_GALLERY
 from sphereapp.core.drivers.file import run_video
 from sphereapp.core.drivers.live import LIVE_SCAN_EVERY, LiveRecognizer
 from sphereapp.core.identities.store import GalleryStore
-from sphereapp.core.media.video import VideoReader, VideoWriter
+from sphereapp.core.media.video import VideoReader
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.vision.device import describe_device, resolve_device
@@ -34,43 +32,10 @@ from sphereapp.gui.face_choice_dialog import FaceChoiceDialog
 from sphereapp.gui.main_window import MainWindow
 from sphereapp.gui.settings import AppSettings, RecognitionSettings
 
-CLIP_FRAMES = 12
-WAIT_MS = 30_000
+from gui_helpers import CLIP_FRAMES, WAIT_MS, names_drawn, open_clip
+
 ONE_FACE_PHOTO = DEMO_GALLERY / "Hiker_in_red_cap.jpg"
 TWO_FACE_PHOTO = DEMO_GALLERY / "Hiker_in_teal.jpg"  # a clear face and a small false one
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("clip") / "hikers_12.mp4"
-    with VideoReader(DEMO_VIDEO) as reader, VideoWriter(path, reader.info.width, reader.info.height,
-                                                        reader.info.fps) as writer:
-        for frame in itertools.islice(reader, CLIP_FRAMES):
-            writer.write(frame.image)
-    return path
-
-
-@pytest.fixture
-def gallery_path(tmp_path) -> Path:
-    return tmp_path / "gallery.sqlite"
-
-
-@pytest.fixture
-def make_window(qtbot, gallery_path, one_torch_thread):
-    def make(model: Path | None) -> MainWindow:
-        window = MainWindow(AppSettings(), gallery_path, str(model) if model else None)
-        qtbot.addWidget(window)
-        window.show()
-        return window
-
-    return make
-
-
-@pytest.fixture
-def window(qtbot, make_window, untrained_model_file) -> MainWindow:
-    window = make_window(untrained_model_file)
-    qtbot.waitUntil(lambda: window.model_status is not None, timeout=WAIT_MS)
-    return window
 
 
 def drop(widget, paths) -> bool:
@@ -86,19 +51,9 @@ def drop(widget, paths) -> bool:
     return event.isAccepted()
 
 
-def open_clip(qtbot, window: MainWindow, clip: Path, recognised: bool = True) -> None:
-    window.open_video(clip)
-    qtbot.waitUntil(lambda: window.player.overlay is not None
-                    and (window.player.overlay.result is not None) == recognised, timeout=WAIT_MS)
-
-
-def names_drawn(window: MainWindow) -> list:
-    return [label.name for label in window.player.overlay.labels]
-
-
-def test_video_opens_by_drop_steps_with_arrow_keys_and_plays(qtbot, window, clip):
+def test_video_opens_by_drop_steps_with_arrow_keys_and_plays(qtbot, window, short_clip):
     assert "Drop a video" in window.video_view.placeholder and window.video_view.overlay is None
-    assert drop(window, [clip])
+    assert drop(window, [short_clip])
     qtbot.waitUntil(lambda: window.player.overlay is not None, timeout=WAIT_MS)
     overlay = window.player.overlay
     assert overlay.index == 0 and len(overlay.result.faces) >= 1
@@ -106,7 +61,7 @@ def test_video_opens_by_drop_steps_with_arrow_keys_and_plays(qtbot, window, clip
     assert not np.array_equal(overlay.image, overlay.frame.image)  # boxes are drawn
     assert window.playback_bar.slider.maximum() == CLIP_FRAMES - 1
     assert window.windowTitle().startswith("hikers_12.mp4")
-    assert AppSettings().recent_files() == [str(clip.resolve())]
+    assert AppSettings().recent_files() == [str(short_clip.resolve())]
 
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
@@ -128,8 +83,8 @@ def test_video_opens_by_drop_steps_with_arrow_keys_and_plays(qtbot, window, clip
     assert "sphereface4" in window.model_label.text()
 
 
-def test_dropped_photo_is_enrolled_persisted_and_threshold_relabels_live(qtbot, window, clip, gallery_path):
-    open_clip(qtbot, window, clip)
+def test_dropped_photo_is_enrolled_persisted_and_threshold_relabels_live(qtbot, window, short_clip, gallery_path):
+    open_clip(qtbot, window, short_clip)
     assert drop(window.gallery_panel, [ONE_FACE_PHOTO])
     qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Hiker in red cap"], timeout=WAIT_MS)
     with GalleryStore(gallery_path) as store:
@@ -187,8 +142,8 @@ def test_photo_with_several_faces_asks_which_and_photo_without_face_says_so(qtbo
     assert "Enrolled Teal" in window.gallery_panel.message.text()
 
 
-def test_right_click_enrol_names_that_face(qtbot, window, clip, monkeypatch):
-    open_clip(qtbot, window, clip)
+def test_right_click_enrol_names_that_face(qtbot, window, short_clip, monkeypatch):
+    open_clip(qtbot, window, short_clip)
     view, face = window.video_view, window.player.overlay.result.faces[0]
     rect = view.image_rect()
     scale = rect.width() / window.player.overlay.frame.image.shape[1]
@@ -203,8 +158,8 @@ def test_right_click_enrol_names_that_face(qtbot, window, clip, monkeypatch):
     assert window.player.overlay.labels[0].score > 0.99
 
 
-def test_export_cancel_leaves_nothing_then_export_completes(qtbot, window, clip, tmp_path):
-    open_clip(qtbot, window, clip)
+def test_export_cancel_leaves_nothing_then_export_completes(qtbot, window, short_clip, tmp_path):
+    open_clip(qtbot, window, short_clip)
     target = tmp_path / "out" / "annotated.mp4"
     target.parent.mkdir()
     dialog = window.export_to(target)
@@ -223,13 +178,14 @@ def test_export_cancel_leaves_nothing_then_export_completes(qtbot, window, clip,
     assert "Exported 12 frames" in window.statusBar().currentMessage()
 
 
-def test_without_a_model_a_banner_offers_to_choose_one(qtbot, make_window, clip, monkeypatch, untrained_model_file):
+def test_without_a_model_a_banner_offers_to_choose_one(qtbot, make_window, short_clip, monkeypatch,
+                                                       untrained_model_file):
     for module in ("sphereapp.core.vision.catalog", "sphereapp.gui.engine"):
         monkeypatch.setattr(f"{module}.default_model_path", lambda: None)
     window = make_window(None)
     qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)
     assert "No SphereFace model" in window.banner.text.text() and window.model_label.text() == "model: none"
-    open_clip(qtbot, window, clip, recognised=False)  # the video still plays, just without recognition
+    open_clip(qtbot, window, short_clip, recognised=False)  # the video still plays, just without recognition
     assert window.player.overlay.labels == [] and not window.export_action.isEnabled()
 
     window.use_recognition(RecognitionSettings(model=str(untrained_model_file)))
@@ -267,12 +223,12 @@ def enrol_first_face(qtbot, window: MainWindow, name: str) -> None:
 
 
 @pytest.mark.parametrize("live_scan_every", [1, LIVE_SCAN_EVERY])
-def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, clip, tmp_path, monkeypatch,
+def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, short_clip, tmp_path, monkeypatch,
                                                            live_scan_every):
     """Scanning every frame, the live view and an export name the same faces with the same scores; searching most
     frames near the last one's faces (the default), it finds the same faces and names them the same."""
     monkeypatch.setattr(engine_module, "LiveRecognizer", functools.partial(LiveRecognizer, scan_every=live_scan_every))
-    open_clip(qtbot, window, clip)
+    open_clip(qtbot, window, short_clip)
     enrol_first_face(qtbot, window, "Walker")
     live = []
     for index in range(CLIP_FRAMES):  # played frame after frame, as the export sees them
@@ -288,7 +244,7 @@ def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, clip, 
 
     def exported(batch_size: int) -> list[list[tuple]]:
         log = tmp_path / f"log{batch_size}.json"
-        run_video(clip, tmp_path / "export.mp4", recognizer, batch_size=batch_size, json_path=log,
+        run_video(short_clip, tmp_path / "export.mp4", recognizer, batch_size=batch_size, json_path=log,
                   speed=Speed(detect_every=1, scan_every=1))  # the live view detects every frame, reuses embeddings
         return [[(face["identity"], face["track"], face["similarity"]) for face in frame["faces"]]
                 for frame in json.loads(log.read_text())["frames"]]
@@ -309,8 +265,8 @@ def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, clip, 
                                atol=1e-3)
 
 
-def test_tracks_restart_on_seek_and_gallery_change_but_survive_a_threshold_change(qtbot, window, clip):
-    open_clip(qtbot, window, clip)
+def test_tracks_restart_on_seek_and_gallery_change_but_survive_a_threshold_change(qtbot, window, short_clip):
+    open_clip(qtbot, window, short_clip)
     enrol_first_face(qtbot, window, "Walker")
     for index in range(4):
         faces = step_to(qtbot, window, index)

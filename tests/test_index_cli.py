@@ -8,7 +8,8 @@ import pytest
 
 from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
 from sphereapp.core.identities.store import GalleryStore
-from test_cli import error_line, run_cli
+
+from helpers import error_line, run_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

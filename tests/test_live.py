@@ -10,14 +10,16 @@ from sphereapp.core.drivers.live import LiveRecognizer
 from sphereapp.core.media.video import Frame, VideoReader
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.speed import Speed
-from test_pipeline import GALLERY, FakeDetector, FakeEmbedder, write_clip
+
+from fakes import GALLERY, ColourEmbedder, TemplateFaceDetector, colour_recognizer
+from media_files import write_clip
 
 FPS = 10.0  # FOLLOW_GAP_S = 0.5 s: 5 frames
 
 
-class SearchingDetector(FakeDetector):
-    """FakeDetector that also searches near expected faces (finding what a scan would) and logs which frames it
-    scanned and which it searched (the frame number is the image's blue value)."""
+class SearchingDetector(TemplateFaceDetector):
+    """TemplateFaceDetector that also searches near expected faces (finding what a scan would) and logs which frames
+    it scanned and which it searched (the frame number is the image's blue value)."""
 
     def __init__(self):
         super().__init__()
@@ -38,7 +40,7 @@ def frame(index: int, green: int = 0) -> Frame:
 
 
 def live(scan_every: int = 4, embed_every: int = 2):
-    detector, embedder = SearchingDetector(), FakeEmbedder()
+    detector, embedder = SearchingDetector(), ColourEmbedder()
     player = LiveRecognizer(Recognizer(detector, embedder, GALLERY, 0.9), FPS, scan_every, embed_every)
     return player, detector, embedder
 
@@ -94,7 +96,7 @@ def test_a_scene_cut_is_scanned_and_embedded_again():
 def test_played_frame_after_frame_the_live_and_file_drivers_name_faces_alike(tmp_path, embed_every):
     colours = [(200, 0, 0)] * 6 + [(120, 110, 0)] * 3 + [(0, 0, 0)] * 2 + [(0, 180, 0)] * 6
     clip = write_clip(tmp_path / "in.mp4", colours)
-    recognizer = Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9)
+    recognizer = colour_recognizer()
     run_video(clip, tmp_path / "out.mp4", recognizer, json_path=tmp_path / "log.json",
               speed=Speed(detect_every=1, embed_every=embed_every, scan_every=1))
     exported = [[(face["identity"], face["track"], face["similarity"]) for face in logged["faces"]]

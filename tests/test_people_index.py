@@ -5,37 +5,11 @@ import pytest
 
 from sphereapp.core.index.people import IndexedFace, PeopleIndexer, face_quality, thumbnail
 
-FPS = 10.0
-FRONTAL = np.array([[30, 40], [60, 40], [45, 55], [33, 70], [57, 70]], np.float32)
-
-
-def unit(seed: int, dim: int = 16) -> np.ndarray:
-    vector = np.random.default_rng(seed).normal(size=dim)
-    return vector / np.linalg.norm(vector)
-
-
-def near(base: np.ndarray, seed: int, noise: float = 0.15) -> np.ndarray:
-    vector = base + noise * np.random.default_rng(seed).normal(size=base.shape)
-    return vector / np.linalg.norm(vector)
-
-
-def face(track: int, embedding: np.ndarray, name: str | None = None, score: float = 0.3, size: float = 90.0,
-         landmarks: np.ndarray = FRONTAL) -> IndexedFace:
-    return IndexedFace(track, name, score, embedding, np.array([10, 10, 10 + size * 0.8, 10 + size], np.float32),
-                       landmarks)
-
-
-def textured(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (120, 160, 3), dtype=np.uint8)
-
-
-def feed(indexer: PeopleIndexer, frames: dict[int, list[IndexedFace]]) -> None:
-    for index in sorted(frames):
-        indexer.add(index, index / FPS, textured(index), frames[index])
+from index_samples import FPS, FRONTAL, face, feed, near, random_unit, sample_index, textured
 
 
 def test_known_people_by_name_and_unknown_tracks_grouped_by_likeness():
-    stranger, other, ada = unit(1), unit(2), unit(3)
+    stranger, other, ada = random_unit(1), random_unit(2), random_unit(3)
     frames: dict[int, list[IndexedFace]] = {}
     for i in range(0, 10):  # the stranger (track 1), Ada (track 2)
         frames[i] = [face(1, near(stranger, i)), face(2, near(ada, 100 + i), "Ada", 0.7)]
@@ -54,7 +28,7 @@ def test_known_people_by_name_and_unknown_tracks_grouped_by_likeness():
 
 
 def test_tracks_on_screen_together_are_never_one_person():
-    twin = unit(5)
+    twin = random_unit(5)
     frames = {i: [face(1, near(twin, i, 0.01)), face(2, near(twin, 50 + i, 0.01))] for i in range(5)}
     indexer = PeopleIndexer(1 / FPS, threshold=0.5)
     feed(indexer, frames)
@@ -62,7 +36,7 @@ def test_tracks_on_screen_together_are_never_one_person():
 
 
 def test_short_gaps_join_appearances_and_screen_time_counts_frames():
-    me = unit(7)
+    me = random_unit(7)
     frames = {i: [face(1, near(me, i))] for i in list(range(0, 5)) + list(range(12, 15)) + list(range(40, 42))}
     indexer = PeopleIndexer(1 / FPS, threshold=0.5)
     feed(indexer, frames)
@@ -72,7 +46,7 @@ def test_short_gaps_join_appearances_and_screen_time_counts_frames():
 
 
 def test_a_track_is_named_by_what_it_was_mostly_called():
-    ada = unit(9)
+    ada = random_unit(9)
     frames = {i: [face(1, near(ada, i), "Ada" if i >= 2 else None, 0.6)] for i in range(6)}
     indexer = PeopleIndexer(1 / FPS, threshold=0.5)
     feed(indexer, frames)
@@ -88,17 +62,6 @@ def test_the_best_face_is_large_sharp_and_frontal():
     assert big > face_quality(image, np.array([10, 10, 110, 118]), turned)
     assert big > face_quality(np.full_like(image, 128), np.array([10, 10, 110, 118]), FRONTAL)  # flat: not sharp
     assert thumbnail(image, np.array([10, 10, 50, 60])).shape[0] == 160
-
-
-def sample_index():
-    from sphereapp.core.index.report import VideoIndex
-
-    me, ada = unit(11), unit(12)
-    frames = {i: [face(1, near(me, i)), face(2, near(ada, 50 + i), "Ada", 0.7)] for i in range(10)}
-    frames.update({i: [face(3, near(me, i))] for i in range(40, 45)})
-    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
-    feed(indexer, frames)
-    return VideoIndex("clip.mp4", 6.0, "sphereface20 (id x)", 0.5, tuple(indexer.people()))
 
 
 def test_index_json_csv_and_html_hold_every_person(tmp_path):
@@ -155,8 +118,8 @@ def test_the_html_report_renders_in_a_real_browser(tmp_path):
 
 
 def test_tracks_too_short_to_be_faces_are_left_out():
-    frames = {i: [face(1, unit(20))] for i in range(4)}
-    frames.update({i: [face(2, unit(21))] for i in range(10, 16)})
+    frames = {i: [face(1, random_unit(20))] for i in range(4)}
+    frames.update({i: [face(2, random_unit(21))] for i in range(10, 16)})
     indexer = PeopleIndexer(1 / FPS, threshold=0.5)
     feed(indexer, frames)
     assert [p.tracks for p in indexer.people()] == [(2,)]

@@ -1,8 +1,8 @@
 """The "People in this video" panel: strip geometry and clicks, rows, and in the app (offscreen) indexing in the
 background with Cancel, seeking from a strip, and "Enrol as…" re-labelling the index row and the live video.
 
-The panel's own tests use an index made from fake faces (test_people_index.sample_index); the app's index the
-12-frame clip of test_gui with the untrained SphereFace-4 (mechanics only, never recognition quality).
+The panel's own tests use an index made from fake faces (index_samples.sample_index); the app's index the
+12-frame short_clip with the untrained SphereFace-4 (mechanics only, never recognition quality).
 """
 
 import pytest
@@ -13,8 +13,9 @@ from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.index.people import Appearance
 from sphereapp.gui.people_panel import UNKNOWN_COLOR, PeoplePanel
 from sphereapp.gui.timeline_strip import MIN_SPAN_PX, appearance_at, seek_time, span_rects
-from test_gui import WAIT_MS, clip, gallery_path, make_window, names_drawn, open_clip, window  # noqa: F401 (fixtures)
-from test_people_index import sample_index
+
+from gui_helpers import WAIT_MS, names_drawn, open_clip
+from index_samples import sample_index
 
 SPANS = (Appearance(1.0, 3.0), Appearance(6.0, 6.01))  # on a 10 s video, 200 px: 20..60 px and a sliver at 120 px
 
@@ -93,9 +94,9 @@ def index_clip(qtbot, window) -> None:
     qtbot.waitUntil(lambda: window.people_panel.index is not None, timeout=120_000)
 
 
-def test_indexing_fills_the_panel_a_strip_seeks_and_enrol_as_names_the_row_and_the_video(qtbot, window, clip,
+def test_indexing_fills_the_panel_a_strip_seeks_and_enrol_as_names_the_row_and_the_video(qtbot, window, short_clip,
                                                                                           gallery_path, monkeypatch):
-    open_clip(qtbot, window, clip)
+    open_clip(qtbot, window, short_clip)
     assert not window.people_dock.isVisible()  # shown when asked for
     index_clip(qtbot, window)
     panel = window.people_panel
@@ -117,7 +118,7 @@ def test_indexing_fills_the_panel_a_strip_seeks_and_enrol_as_names_the_row_and_t
     assert not panel.rows[0].enrol_button.isVisible()
     with GalleryStore(gallery_path) as store:
         (identity,) = store.identities()
-    assert identity.source == f"{clip} (Unknown 1)"
+    assert identity.source == f"{short_clip} (Unknown 1)"
     # The engine read the gallery again: the live video is labelled with the new name.
     qtbot.waitUntil(lambda: window.player.overlay.recognizer.gallery.names == ["Walker"], timeout=WAIT_MS)
     window.recognition_box.set_threshold(min(float(face.scores[0]) for face in window.player.overlay.result.faces)
@@ -131,9 +132,9 @@ def test_indexing_fills_the_panel_a_strip_seeks_and_enrol_as_names_the_row_and_t
         assert window.gallery_panel.names() == ["Walker"] and panel.rows[1].name.text() == "Unknown 2"
 
 
-def test_cancelled_indexing_leaves_the_panel_as_it_was_and_failures_are_dialogs(qtbot, window, clip, tmp_path):
+def test_cancelled_indexing_leaves_the_panel_as_it_was_and_failures_are_dialogs(qtbot, window, short_clip, tmp_path):
     moved = tmp_path / "clip.mp4"
-    moved.write_bytes(clip.read_bytes())
+    moved.write_bytes(short_clip.read_bytes())
     open_clip(qtbot, window, moved)
     window.indexing.progress.connect(lambda *_: window.people_panel.cancel_button.click())  # Cancel at once
     window.index_action.trigger()

@@ -9,56 +9,23 @@ import pytest
 
 from sphereapp.core.drivers.file import frame_log, run_video
 from sphereapp.core.files import write_json_atomic
-from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.media.annotate import UNKNOWN_COLOR
-from sphereapp.core.media.video import Frame, VideoReader, VideoWriter
+from sphereapp.core.media.video import Frame, VideoReader
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.recognition.results import FaceResult, FrameResult, label_faces
 from sphereapp.core.recognition.reuse import EmbeddingReuse
 from sphereapp.core.recognition.speed import EVERY_FRAME, Speed
-from sphereapp.core.vision.align import TEMPLATE_112x96
-from sphereapp.core.vision.detect import Detections
 
-
-class FakeDetector:
-    """One face per non-blank frame, its landmarks placed on the template so alignment is the identity."""
-
-    def __init__(self):
-        self.calls = []
-
-    def detect(self, images):
-        self.calls.append(len(images))
-        out = []
-        for image in images:
-            if image.max() == 0:
-                out.append(Detections.empty())
-            else:
-                out.append(Detections(np.array([[0, 0, 96, 112]], np.float32), np.array([0.99], np.float32),
-                                      TEMPLATE_112x96[None].astype(np.float32)))
-        return out
-
-
-class FakeEmbedder:
-    """Embedding = unit vector along the crop's dominant colour channel."""
-
-    def __init__(self):
-        self.batches = []
-
-    def embed(self, crops):
-        self.batches.append(len(crops))
-        means = crops.reshape(len(crops), -1 if len(crops) else 1, 3).mean(axis=1).astype(np.float32)  # none: (0, 3)
-        return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-6)
+from fakes import GALLERY, ColourEmbedder, TemplateFaceDetector, colour_recognizer
+from media_files import write_clip
 
 
 def frame(index, colour):
     return Frame(index, index / 25, np.full((112, 96, 3), colour, np.uint8))
 
 
-GALLERY = Gallery(["Red", "Green"], [(255, 0, 0), (0, 255, 0)], np.eye(3, dtype=np.float32)[:2])
-
-
 def test_recognise_batches_frames_and_names_faces():
-    detector, embedder = FakeDetector(), FakeEmbedder()
+    detector, embedder = TemplateFaceDetector(), ColourEmbedder()
     recognizer = Recognizer(detector, embedder, GALLERY, threshold=0.9)
     frames = [frame(0, (200, 0, 0)), frame(1, (0, 0, 0)), frame(2, (0, 180, 0)), frame(3, (0, 0, 200))]
     results = recognizer.recognise(frames)
@@ -74,8 +41,8 @@ def test_recognise_batches_frames_and_names_faces():
 
 
 def test_recognise_with_reuse_embeds_a_followed_face_every_nth_time_and_after_a_cut():
-    embedder = FakeEmbedder()
-    recognizer, reuse = Recognizer(FakeDetector(), embedder, GALLERY, threshold=0.9), EmbeddingReuse(every=3)
+    embedder = ColourEmbedder()
+    recognizer, reuse = Recognizer(TemplateFaceDetector(), embedder, GALLERY, threshold=0.9), EmbeddingReuse(every=3)
     frames = [frame(k, (200, 0, 0)) for k in range(4)] + [frame(k, (0, 180, 0)) for k in (4, 5)]
     results = recognizer.recognise(frames[:3], reuse)
     results += recognizer.recognise(frames[3:], reuse, cuts=[False, True, False])  # red to green at frame 4
@@ -116,18 +83,11 @@ def test_write_json_atomic_leaves_no_temp_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["log.json"]
 
 
-def write_clip(path, colours):
-    with VideoWriter(path, 96, 112, 25.0) as writer:
-        for colour in colours:
-            writer.write(np.full((112, 96, 3), colour, np.uint8))
-    return path
-
-
 @pytest.mark.parametrize(("every", "embed_every"), [(1, 1), (3, 1), (1, 4)])
 def test_run_video_names_every_frame_with_threads_and_stride(tmp_path, every, embed_every):
     speed = Speed(detect_every=every, embed_every=embed_every, scan_every=1)
     clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 10 + [(0, 0, 0)] * 2 + [(0, 180, 0)] * 10)
-    detector, embedder = FakeDetector(), FakeEmbedder()
+    detector, embedder = TemplateFaceDetector(), ColourEmbedder()
     summary = run_video(clip, tmp_path / "out.mp4", Recognizer(detector, embedder, GALLERY, 0.9),
                         batch_size=4, json_path=tmp_path / "log.json", speed=speed)
     names = [[f["identity"] for f in frame["faces"]] for frame in json.loads((tmp_path / "log.json").read_text())["frames"]]
@@ -144,8 +104,8 @@ def test_cancel_leaves_no_output_and_no_threads(tmp_path):
     threads = threading.active_count()
     calls = iter(range(100))
     with pytest.raises(KeyboardInterrupt):
-        run_video(clip, tmp_path / "out.mp4", Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9),
-                  speed=EVERY_FRAME, should_stop=lambda: next(calls) == 5)
+        run_video(clip, tmp_path / "out.mp4", colour_recognizer(), speed=EVERY_FRAME,
+                  should_stop=lambda: next(calls) == 5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
     assert threading.active_count() == threads
 
@@ -157,6 +117,5 @@ def test_run_video_returns_freed_memory_every_trim_period(tmp_path, monkeypatch)
     monkeypatch.setattr(file_driver, "TRIM_EVERY", 5)
     monkeypatch.setattr(file_driver, "release_free_memory", lambda: trims.append(1))
     clip = write_clip(tmp_path / "in.mp4", [(200, 0, 0)] * 12)
-    run_video(clip, tmp_path / "out.mp4", Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, 0.9), batch_size=4,
-              speed=EVERY_FRAME)
+    run_video(clip, tmp_path / "out.mp4", colour_recognizer(), batch_size=4, speed=EVERY_FRAME)
     assert len(trims) == 2  # after frames 5 and 10

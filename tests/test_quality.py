@@ -23,6 +23,8 @@ from sphereapp.core.identities.quality import (
     sharpness,
 )
 
+from helpers import unit
+
 
 def textured_crop(contrast: int = 40) -> np.ndarray:
     """A 112x96 crop of 8-px squares, `contrast` grey levels apart: as sharp as a face photo's edges."""
@@ -68,11 +70,6 @@ def test_each_problem_gives_its_one_line_hint():
     assert turned.startswith("face turned aside (nose 35% of the eye distance off-centre, 25% at most")
     for hint in (small, blurred, turned):
         assert "\n" not in hint and hint.endswith("enrols better")
-
-
-def unit(vector) -> np.ndarray:
-    vector = np.asarray(vector, np.float32)
-    return vector / np.linalg.norm(vector)
 
 
 def test_lookalikes_are_listed_most_similar_first():

@@ -20,10 +20,9 @@ from sphereapp.core.identities import store as store_module
 from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.media import video as video_module
 from sphereapp.core.vision.modelfile import ModelInfo
-from test_cli import error_line, run_cli
-from test_embed import RunsAShellCommand
-from test_gallery import add_person
-from test_video import make_video
+
+from fakes import RunsAShellCommand, add_person
+from helpers import error_line, only_files, run_cli
 
 PHOTO = DEMO_GALLERY / "Hiker_in_red_cap.jpg"
 
@@ -33,11 +32,6 @@ def assert_one_line_failure(code: int, err: str, *fragments: str) -> None:
     line = error_line(err)
     for fragment in fragments:
         assert fragment in line, line
-
-
-def only_files(folder: Path, *names: str) -> None:
-    """Nothing but `names` in the folder: no output, no log, no temp file."""
-    assert sorted(path.name for path in folder.iterdir()) == sorted(names)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -192,22 +186,6 @@ def test_full_disk_while_enrolling_is_one_line_and_keeps_the_gallery(capsys, sto
 
 # ---------------------------------------------------------------------------------------------------------------
 # The output folder
-
-
-@pytest.fixture
-def clip_and_gallery(tmp_path) -> tuple[Path, Path]:
-    """A short clip and an empty gallery in their own folder, away from the output folder."""
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    GalleryStore(inputs / "empty.sqlite").close()
-    return make_video(inputs / "clip.mp4"), inputs / "empty.sqlite"
-
-
-@pytest.fixture
-def out_dir(tmp_path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
 
 
 def test_unwritable_output_folder_is_one_line_before_any_work(capsys, monkeypatch, out_dir):

@@ -15,9 +15,9 @@ from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.media.images import read_image_rgb
 from sphereapp.core.vision.detect import FaceDetector
 from sphereapp.core.vision.embed import Embedder
-from test_cli import error_line, run_cli
-from test_detect import iou
-from test_gallery import png_header_claiming
+
+from helpers import error_line, iou, run_cli
+from media_files import png_header_claiming
 
 # One face, eyes about 40 px apart once doubled; turned a quarter, MTCNN no longer finds it.
 FACE = Image.open(DEMO_GALLERY / "Hiker_in_red_cap.jpg").convert("RGB").resize((246, 284), Image.Resampling.LANCZOS)

@@ -13,23 +13,15 @@ import pytest
 
 from sphereapp import commands
 from sphereapp.commands import DEMO_GALLERY
-from sphereapp.core.drivers.file import RunSummary, run_video
 from sphereapp.core.media import video as video_module
 from sphereapp.core.media.video import VideoReader, VideoWriter
-from sphereapp.core.recognition.recognizer import Recognizer
-from sphereapp.core.recognition.speed import EVERY_FRAME
-from test_cli import error_line, run_cli
-from test_pipeline import GALLERY, FakeDetector, FakeEmbedder
-from test_video import (
+
+from fakes import annotate
+from helpers import error_line, run_cli
+from media_files import (
     FPS, HEIGHT, N_FRAMES, WIDTH, corner_marker, gradient, make_audio_only_file, make_empty_file,
     make_mjpeg_with_corrupt_packets, make_text_file, make_video, stream_seconds,
 )
-
-
-def annotate(video: Path, output: Path, json_path: Path | None = None) -> RunSummary:
-    """The full pipeline (decode, recognise, draw, encode) with the fake detector and embedder."""
-    recognizer = Recognizer(FakeDetector(), FakeEmbedder(), GALLERY, threshold=0.9)
-    return run_video(video, output, recognizer, json_path=json_path, speed=EVERY_FRAME)
 
 
 def frame_times(path: Path) -> list[float]:

@@ -8,13 +8,14 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from test_fit import TINY, tiny_data  # noqa: F401  (a fixture: pytest finds it here)
 
 from sphereapp.core.errors import InputError
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.config import load_config
 from training.heads.sphereface2 import SphereFace2
 from training.heads.sphereface2_sharded import ShardedSphereFace2, class_shard
+
+from helpers import TINY
 
 WORLD, FEAT, CLASSES, ROWS = 2, 8, 7, 5  # 7 classes: uneven slices of 4 and 3; 5 rows per rank
 PARAMS = {"alpha": 0.7, "r": 30.0, "m": 0.4, "t": 3.0, "lw": 50.0}
@@ -114,7 +115,7 @@ def test_sharded_head_equals_unsharded_on_two_processes(tmp_path):
 
 
 @pytest.mark.slow
-def test_sharded_torchrun_fit_matches_unsharded(tiny_data, tmp_path):  # noqa: F811  (the imported fixture)
+def test_sharded_torchrun_fit_matches_unsharded(tiny_data, tmp_path):
     """2 gloo processes: a sharded run (stopped and resumed) ends with the unsharded DDP run's checkpoint."""
     def run(out: str, *extra: str) -> dict:
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(WORLD), "-m", "training",

@@ -2,7 +2,6 @@
 
 import itertools
 import os
-from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,53 +13,10 @@ from sphereapp.commands import DEMO_VIDEO
 from sphereapp.core.errors import InputError
 from sphereapp.core.media.video import VideoReader, VideoWriter, probe, rotate_image
 
-WIDTH, HEIGHT, FPS, N_FRAMES = 64, 48, 25, 20
-SAMPLE_RATE = 44100
-
-
-def gradient(height: int, width: int, index: int) -> np.ndarray:
-    """A smooth RGB test image: red grows to the right, green downwards, blue with the frame index."""
-    image = np.empty((height, width, 3), np.uint8)
-    image[..., 0] = np.linspace(0, 255, width)[None, :]
-    image[..., 1] = np.linspace(0, 255, height)[:, None]
-    image[..., 2] = 10 * index
-    return image
-
-
-def make_video(
-    path: Path,
-    width: int = WIDTH,
-    height: int = HEIGHT,
-    n_frames: int = N_FRAMES,
-    audio_codec: str | None = "aac",
-    rotation: int = 0,
-    image_for=gradient,
-    codec: str = "libx264",
-    pix_fmt: str = "yuv420p",
-    pts: Sequence[int] | None = None,
-) -> Path:
-    """Write a tiny clip with PyAV (H.264 yuv420p unless told), optionally with a 440 Hz mono sine track as long as
-    the video and a display rotation; `pts` gives each frame's time in 1/FPS units (default 0, 1, 2, ...)."""
-    pts = range(n_frames) if pts is None else pts
-    with av.open(str(path), "w") as container:
-        video = container.add_stream(codec, rate=FPS)
-        video.width, video.height, video.pix_fmt = width, height, pix_fmt
-        if rotation:
-            video.set_display_rotation(rotation)
-        audio = container.add_stream(audio_codec, rate=SAMPLE_RATE, layout="mono") if audio_codec else None
-        for index, timestamp in enumerate(pts):
-            frame = av.VideoFrame.from_ndarray(image_for(height, width, index), format="rgb24")
-            frame.pts, frame.time_base = timestamp, Fraction(1, FPS)
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        if audio is not None:
-            t = np.arange(SAMPLE_RATE * (pts[-1] + 1) // FPS) / SAMPLE_RATE
-            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-            sound = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
-            sound.sample_rate, sound.pts, sound.time_base = SAMPLE_RATE, 0, Fraction(1, SAMPLE_RATE)
-            container.mux(audio.encode(sound))
-            container.mux(audio.encode(None))
-    return path
+from media_files import (
+    FPS, HEIGHT, N_FRAMES, WIDTH, corner_marker, gradient, make_audio_only_file, make_empty_file,
+    make_mjpeg_with_corrupt_packets, make_text_file, make_video, stream_seconds,
+)
 
 
 def copy_video(source: Path, target: Path, max_frames: int | None = None) -> None:
@@ -70,13 +26,6 @@ def copy_video(source: Path, target: Path, max_frames: int | None = None) -> Non
     ) as writer:
         for frame in itertools.islice(reader, max_frames):
             writer.write(frame.image)
-
-
-def stream_seconds(path: Path, kind: str) -> float:
-    """Duration in seconds of the first `kind` ('video' / 'audio') stream as the container states it."""
-    with av.open(str(path)) as container:
-        stream = getattr(container.streams, kind)[0]
-        return float(stream.duration * stream.time_base)
 
 
 def audio_codec_and_payloads(path: Path, count: int) -> tuple[str, list[bytes]]:
@@ -166,13 +115,6 @@ def test_writer_rejects_frames_of_the_wrong_size_or_type(tmp_path: Path) -> None
     assert probe(tmp_path / "out.mp4").frame_count == 1
 
 
-def corner_marker(height: int, width: int, index: int) -> np.ndarray:
-    """Black image with a white block in the stored top-left corner."""
-    image = np.zeros((height, width, 3), np.uint8)
-    image[:12, :16] = 255
-    return image
-
-
 @pytest.mark.parametrize(
     ("rotation", "corner"),
     [(90, "bottom-left"), (-90, "top-right"), (180, "bottom-right")],
@@ -203,26 +145,6 @@ def test_rotate_image_turns_counter_clockwise() -> None:
     assert rotate_image(image, -90).tolist() == [[4, 1], [5, 2], [6, 3]]
     assert rotate_image(image, 180).tolist() == [[6, 5, 4], [3, 2, 1]]
     assert rotate_image(image, 0) is image
-
-
-def make_mjpeg_with_corrupt_packets(path: Path, corrupt: tuple[int, ...] = (5, 12)) -> Path:
-    """An MJPEG .avi of N_FRAMES (every packet decodes on its own) whose packets `corrupt` are random bytes."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mjpeg", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuvj420p"
-        for index in range(N_FRAMES):
-            frame = av.VideoFrame.from_ndarray(gradient(HEIGHT, WIDTH, index), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, FPS)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    with av.open(str(path)) as container:
-        spans = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
-    data = bytearray(path.read_bytes())
-    for position, size in (spans[index] for index in corrupt):
-        garbage = np.random.default_rng(position).integers(0, 256, size, np.uint8)
-        data[position : position + size] = garbage.tobytes()
-    path.write_bytes(bytes(data))
-    return path
 
 
 def test_corrupt_packets_are_skipped_and_counted(tmp_path: Path) -> None:
@@ -281,30 +203,6 @@ def test_source_without_audio_gives_video_only_output(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     copy_video(source, out)
     assert not probe(out).has_audio
-
-
-def make_text_file(tmp_path: Path) -> Path:
-    path = tmp_path / "notes.mp4"
-    path.write_text("these are notes, not a video\n" * 20)
-    return path
-
-
-def make_empty_file(tmp_path: Path) -> Path:
-    path = tmp_path / "empty.mp4"
-    path.touch()
-    return path
-
-
-def make_audio_only_file(tmp_path: Path) -> Path:
-    path = tmp_path / "voice.m4a"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
-        silence = np.zeros((1, SAMPLE_RATE // 2), np.float32)
-        sound = av.AudioFrame.from_ndarray(silence, format="flt", layout="mono")
-        sound.sample_rate, sound.pts = SAMPLE_RATE, 0
-        container.mux(stream.encode(sound))
-        container.mux(stream.encode(None))
-    return path
 
 
 @pytest.mark.parametrize(
