@@ -63,10 +63,11 @@ def components_from(args: argparse.Namespace, detect_max_side: int | None = None
 def load_gallery(spec: str | None, components: Components) -> Gallery:
     """The gallery to match against: a folder of photos, a store file, or the user's default store."""
     enroller = Enroller(components.detector, components.embedder)
-    if spec is None and not default_gallery_path().is_file():  # no one enrolled yet: not an error
+    path = Path(spec) if spec else default_gallery_path()
+    if spec is None and not path.is_file():  # no one enrolled yet: not an error
         gallery = Gallery.empty(components.embedder.info.embedding_size)
     else:
-        gallery = open_gallery(Path(spec) if spec else default_gallery_path(), enroller, components.embedder)
+        gallery = open_gallery(path, enroller, components.embedder)
     if not gallery.names:
         log.warning("the gallery is empty: every face will be marked unknown (add people: sphereapp gallery add)")
     else:
