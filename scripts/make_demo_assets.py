@@ -1,7 +1,8 @@
 """Rebuild sphereapp/assets/demo/ from ../shared/data/video/hikers_walking_640x480.mp4 (CC BY 2.0, Peter Stevens).
 
-The clip is the first 3.5 s, stream-copied (no re-encode, audio kept). The two gallery photos are face crops
-(with margin) from LATER frames of the same video, so the demo recognises people from moments it never saw.
+The clip is 3.5 s from a keyframe, stream-copied (no re-encode, audio kept): the stretch where both hikers of the
+gallery face the camera in turn. The two gallery photos are face crops (with margin) from frames just before and
+just after the clip, so the demo recognises people from moments it never saw.
 Usage: python scripts/make_demo_assets.py [--data ../shared/data]
 """
 
@@ -19,21 +20,26 @@ from sphereapp.core.vision.detect import FaceDetector
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "sphereapp" / "assets" / "demo"
-CLIP_SECONDS = 3.5
+CLIP_START_FRAME = 90  # a keyframe (the source has one every 30 frames): the hiker in teal walks out, the red cap in
+CLIP_SECONDS = 3.5  # frames 90-194
 # (file stem = gallery name, frame index, which face: the largest one in that frame)
-GALLERY_FRAMES = {"Hiker_in_teal": 119, "Hiker_in_red_cap": 185}
+GALLERY_FRAMES = {"Hiker_in_teal": 70, "Hiker_in_red_cap": 195}
 
 
-def cut_clip(source: Path, target: Path, seconds: float) -> None:
-    """Copy the video and audio packets of the first `seconds` into a new MP4 (no re-encoding)."""
+def cut_clip(source: Path, target: Path, start_frame: int, seconds: float) -> None:
+    """Copy the video and audio packets of `seconds` from keyframe `start_frame` into a new MP4 (no re-encoding),
+    every timestamp shifted so that the clip starts at 0."""
     with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "+faststart"}) as dst:
+        start = start_frame / float(src.streams.video[0].average_rate)
         streams = [s for s in src.streams if s.type in ("video", "audio")]
         mapping = {s.index: dst.add_stream_from_template(s) for s in streams}
         for packet in src.demux(streams):
             if packet.dts is None or packet.pts is None:
                 continue
-            if float(packet.pts * packet.time_base) >= seconds:
+            if not start - 1e-3 <= float(packet.pts * packet.time_base) < start + seconds - 1e-3:
                 continue
+            shift = round(start / packet.time_base)
+            packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
             packet.stream = mapping[packet.stream.index]
             dst.mux(packet)
 
@@ -53,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     source = args.data / "video" / "hikers_walking_640x480.mp4"
     (DEMO / "gallery").mkdir(parents=True, exist_ok=True)
-    cut_clip(source, DEMO / "hikers_4s.mp4", CLIP_SECONDS)
+    cut_clip(source, DEMO / "hikers_4s.mp4", CLIP_START_FRAME, CLIP_SECONDS)
 
     detector = FaceDetector()
     wanted = {index: name for name, index in GALLERY_FRAMES.items()}
