@@ -8,6 +8,9 @@ from sphereapp.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = REPO_ROOT / "configs" / "tiny_synthetic.toml"
+# Test photos from the hikers video (ATTRIBUTION.md there): a small red-cap face, and a clear teal face beside a
+# small false one. Not the demo gallery, which may change with the demo.
+PHOTOS = Path(__file__).resolve().parent / "photos"
 TINY_PEOPLE, TINY_IMAGES_EACH = 4, 6  # in the tiny_data fixture's folder
 
 

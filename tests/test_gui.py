@@ -16,7 +16,6 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
-from sphereapp.commands import DEMO_GALLERY
 from sphereapp.core.drivers.file import run_video
 from sphereapp.core.drivers.live import LIVE_SCAN_EVERY, LiveRecognizer
 from sphereapp.core.identities.store import GalleryStore
@@ -33,9 +32,10 @@ from sphereapp.gui.main_window import MainWindow
 from sphereapp.gui.settings import AppSettings, RecognitionSettings
 
 from gui_helpers import CLIP_FRAMES, WAIT_MS, names_drawn, open_clip
+from helpers import PHOTOS
 
-ONE_FACE_PHOTO = DEMO_GALLERY / "Hiker_in_red_cap.jpg"
-TWO_FACE_PHOTO = DEMO_GALLERY / "Hiker_in_teal.jpg"  # a clear face and a small false one
+ONE_FACE_PHOTO = PHOTOS / "Hiker_in_red_cap.jpg"
+TWO_FACE_PHOTO = PHOTOS / "Hiker_in_teal.jpg"  # a clear face and a small false one
 
 
 def drop(widget, paths) -> bool:
@@ -226,7 +226,7 @@ def enrol_first_face(qtbot, window: MainWindow, name: str) -> None:
 def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, short_clip, tmp_path, monkeypatch,
                                                            live_scan_every):
     """Scanning every frame, the live view and an export name the same faces with the same scores; searching most
-    frames near the last one's faces (the default), it finds the same faces and names them the same."""
+    frames near the last scan's faces (the default), both find the same faces and name them the same."""
     monkeypatch.setattr(engine_module, "LiveRecognizer", functools.partial(LiveRecognizer, scan_every=live_scan_every))
     open_clip(qtbot, window, short_clip)
     enrol_first_face(qtbot, window, "Walker")
@@ -245,7 +245,7 @@ def test_live_view_names_faces_by_track_as_the_export_does(qtbot, window, short_
     def exported(batch_size: int) -> list[list[tuple]]:
         log = tmp_path / f"log{batch_size}.json"
         run_video(short_clip, tmp_path / "export.mp4", recognizer, batch_size=batch_size, json_path=log,
-                  speed=Speed(detect_every=1, scan_every=1))  # the live view detects every frame, reuses embeddings
+                  speed=Speed(detect_every=1, scan_every=live_scan_every))  # the live view detects every frame
         return [[(face["identity"], face["track"], face["similarity"]) for face in frame["faces"]]
                 for frame in json.loads(log.read_text())["frames"]]
 

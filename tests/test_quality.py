@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from sphereapp.cli import main
-from sphereapp.commands import DEMO_GALLERY
 from sphereapp.core.identities.enrol import Enroller, add_enrolment
 from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.identities.store import GalleryStore
@@ -23,7 +22,7 @@ from sphereapp.core.identities.quality import (
     sharpness,
 )
 
-from helpers import unit
+from helpers import PHOTOS, unit
 
 
 def textured_crop(contrast: int = 40) -> np.ndarray:
@@ -110,7 +109,7 @@ def test_enrolment_carries_face_hints_and_adding_reports_lookalikes(tmp_path):
 
 
 def test_cli_gallery_add_logs_the_hints(caplog, tmp_path, untrained_model_file, one_torch_thread):
-    photo, store = DEMO_GALLERY / "Hiker_in_red_cap.jpg", tmp_path / "g.sqlite"  # a small face from a video frame
+    photo, store = PHOTOS / "Hiker_in_red_cap.jpg", tmp_path / "g.sqlite"  # a small face from a video frame
     for name in ("Cap", "Twin"):
         caplog.clear()
         assert main(["gallery", "add", name, str(photo), "--gallery", str(store),

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sphereapp import commands
-from sphereapp.commands import DEMO_GALLERY, DEMO_VIDEO
+from sphereapp.commands import DEMO_VIDEO
 from sphereapp.core.errors import InputError
 from sphereapp.core.identities import store as store_module
 from sphereapp.core.identities.store import GalleryStore
@@ -22,9 +22,9 @@ from sphereapp.core.media import video as video_module
 from sphereapp.core.vision.modelfile import ModelInfo
 
 from fakes import RunsAShellCommand, add_person
-from helpers import error_line, only_files, run_cli
+from helpers import PHOTOS, error_line, only_files, run_cli
 
-PHOTO = DEMO_GALLERY / "Hiker_in_red_cap.jpg"
+PHOTO = PHOTOS / "Hiker_in_red_cap.jpg"
 
 
 def assert_one_line_failure(code: int, err: str, *fragments: str) -> None:

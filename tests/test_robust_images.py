@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sphereapp.commands import DEMO_GALLERY
 from sphereapp.core.identities import enrol as enrol_module
 from sphereapp.core.identities.enrol import Enroller
 from sphereapp.core.identities.store import GalleryStore
@@ -16,11 +15,11 @@ from sphereapp.core.media.images import read_image_rgb
 from sphereapp.core.vision.detect import FaceDetector
 from sphereapp.core.vision.embed import Embedder
 
-from helpers import error_line, iou, run_cli
+from helpers import PHOTOS, error_line, iou, run_cli
 from media_files import png_header_claiming
 
 # One face, eyes about 40 px apart once doubled; turned a quarter, MTCNN no longer finds it.
-FACE = Image.open(DEMO_GALLERY / "Hiker_in_red_cap.jpg").convert("RGB").resize((246, 284), Image.Resampling.LANCZOS)
+FACE = Image.open(PHOTOS / "Hiker_in_red_cap.jpg").convert("RGB").resize((246, 284), Image.Resampling.LANCZOS)
 
 
 @pytest.fixture(scope="module")
