@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from sphereapp.core.errors import InputError
 from sphereapp.core.vision.modelfile import load_embedder
@@ -20,6 +21,7 @@ from training.data import BatchPlan, PreparedFaces
 from training.fit import METRICS_NAME, MODEL_NAME, fit
 from training.heads import available_heads
 from training.lfw_probe import default_cache_path
+from training.weight_average import WeightAverage
 
 from helpers import TINY, TINY_IMAGES_EACH, TINY_PEOPLE
 
@@ -216,3 +218,28 @@ def test_device_pack_round_trip(tiny_data, tmp_path):
     assert unpacked.labels.tolist() == original.labels.tolist()
     colours = [np.load(folder / "crops.npy").mean(axis=(1, 2)) for folder in (tiny_data, tmp_path / "data")]
     assert np.abs(colours[0] - colours[1]).max() < 3, "each crop keeps its colour (lossy WebP smooths the noise)"
+
+
+def test_weight_average_follows_the_polyak_rule_and_resumes_exactly(tiny_data, tmp_path):
+    network = nn.Linear(3, 2)
+    average = WeightAverage(network, decay=0.9)
+    start = network.weight.detach().clone()
+    with torch.no_grad():
+        network.weight.add_(1.0)
+    average.update(network)  # first update: decay warmed up to 1/10
+    assert torch.allclose(average.network.weight, 0.1 * start + 0.9 * (start + 1.0))
+    assert average.current_decay() == pytest.approx(2 / 11)
+
+    config = load_config(TINY, ["iterations=4", "ckpt_every=100", "ema_decay=0.5"])
+    straight = fit(config, tiny_data, tmp_path / "straight")
+    fit(config, tiny_data, tmp_path / "split", stop_at=2)
+    fit(config, tiny_data, tmp_path / "split", resume=True)
+    a, b = (load_checkpoint(tmp_path / run / CHECKPOINT_NAME)["average"] for run in ("straight", "split"))
+    assert a["updates"] == b["updates"] == 4
+    for name, tensor in a["weights"].items():
+        assert torch.equal(tensor, b["weights"][name]), name
+    written, info = load_embedder(straight.model_path)  # the model written is the average, not the last weights
+    last = load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME)["model"]
+    name = next(n for n, t in a["weights"].items() if t.is_floating_point() and not torch.equal(t, last[n]))
+    assert torch.allclose(written.state_dict()[name], a["weights"][name].float(), rtol=1e-3, atol=1e-3)
+    assert "weight average (decay 0.5)" in info.recipe

@@ -147,6 +147,8 @@ class TrainConfig:
     amp_dtype: str = "bfloat16"
     channels_last: bool = True
     compile: bool = False
+    ema_decay: float = 0.0  # > 0 (e.g. 0.999): keep a moving average of the backbone's weights, evaluated and written
+    # as the model
     log_every: int = 100
     ckpt_every: int = 2000
 
@@ -206,6 +208,7 @@ def validate(config: TrainConfig) -> None:
         (config.schedule.kind in SCHEDULE_KINDS, f"schedule.kind must be one of {', '.join(SCHEDULE_KINDS)}"),
         (config.amp_dtype in AMP_DTYPES, f"amp_dtype must be one of {', '.join(AMP_DTYPES)}"),
         (config.iterations > 0, "iterations must be positive"),
+        (0.0 <= config.ema_decay < 1.0, "ema_decay must be 0 (off) or between 0 and 1"),
         (not config.head.shard_classes or config.head.name == "sphereface2",
          "head.shard_classes needs head.name = \"sphereface2\" (only its loss splits over classes)"),
         (config.data.batch_size > 0, "data.batch_size must be positive"),

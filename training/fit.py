@@ -46,6 +46,7 @@ from training.evaluation import read_lfw_pairs
 from training.heads import HeadOutput, build_head
 from training.heads.sphereface2_sharded import ShardedSphereFace2
 from training.lfw_probe import PairsProbe, ProbeResult, default_cache_path
+from training.weight_average import WeightAverage
 
 MODEL_NAME = "embedder.safetensors"
 METRICS_NAME = "metrics.csv"
@@ -188,6 +189,7 @@ class _Run:
         self.trainee = self.trainee.to(self.device)
         if config.channels_last:
             self.trainee = self.trainee.to(memory_format=torch.channels_last)
+        self.average = WeightAverage(self.trainee.backbone, config.ema_decay) if config.ema_decay else None
         self.optimizer = _sgd(self.trainee, config)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: lr_factor(config.schedule, config.iterations, it))
@@ -267,6 +269,8 @@ class _Run:
         self.scaler.update()
         lr = self.scheduler.get_last_lr()[0]
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update(self.trainee.backbone)
         self.log.accumulate(output, labels[labels >= 0], distill, features)
         return lr
 
@@ -280,6 +284,7 @@ class _Run:
                 "iteration": iteration, "model": self.trainee.backbone.state_dict(),
                 "head": head_state, "optimizer": optimizer_state, "projector": self._projector_state(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "rng": rng,
+                "average": None if self.average is None else self.average.state_dict(),
                 "config": config_to_dict(self.config)})
 
     def _projector_state(self) -> dict | None:
@@ -293,7 +298,8 @@ class _Run:
         return self.trainee.head.state_dict(), self.optimizer.state_dict()
 
     def evaluate(self, iteration: int) -> ProbeResult | None:
-        """LFW 10-fold accuracy now (None without an LFW folder); the backbone returns to training mode."""
+        """LFW 10-fold accuracy now of the model to be written (the weight average when there is one; the
+        training weights are reported beside it); None without an LFW folder."""
         if self.lfw_probe is None:
             return None
         backbone = self.trainee.backbone
@@ -301,10 +307,15 @@ class _Run:
         try:
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
                 result = self.lfw_probe.evaluate(backbone)
+                averaged = None if self.average is None else self.lfw_probe.evaluate(self.average.network)
         finally:
             backbone.train()
-        self.print(f"iteration {iteration}: LFW {100 * result.report.accuracy:.2f}% +- "
-                   f"{100 * result.report.std:.2f} (10-fold), app threshold {result.app_threshold:.3f}")
+        line = (f"iteration {iteration}: LFW {100 * result.report.accuracy:.2f}% +- "
+                f"{100 * result.report.std:.2f} (10-fold)")
+        if averaged is not None:
+            line += f", weight average {100 * averaged.report.accuracy:.2f}% +- {100 * averaged.report.std:.2f}"
+            result = averaged
+        self.print(f"{line}, app threshold {result.app_threshold:.3f}")
         return result
 
     def write_model(self, lfw: ProbeResult | None) -> Path | None:
@@ -313,7 +324,8 @@ class _Run:
             return None
         path = self.out_dir / MODEL_NAME
         info = _model_info(self.config, self.dataset, lfw)
-        saved = save_embedder(path, self.trainee.backbone, info)
+        network = self.trainee.backbone if self.average is None else self.average.network
+        saved = save_embedder(path, network, info)
         self.print(f"model written to {path} (model id {saved.model_id}, threshold {saved.threshold:.3f}"
                    f"{'' if lfw else ', a placeholder: no LFW evaluation ran'})")
         return path
@@ -345,6 +357,12 @@ class _Run:
         self.trainee.head.load_state_dict(head_state)
         if self.trainee.projector is not None:
             self.trainee.projector.load_state_dict(checkpoint["projector"])
+        if self.average is not None:
+            if checkpoint.get("average") is not None:
+                self.average.load_state_dict(checkpoint["average"])
+            else:
+                self.average = WeightAverage(self.trainee.backbone, self.config.ema_decay)
+                self.print(f"note: the weight average starts at iteration {checkpoint['iteration']}")
         self.optimizer.load_state_dict(optimizer_state)
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.scaler.load_state_dict(checkpoint["scaler"])
@@ -471,7 +489,8 @@ def _model_info(config: TrainConfig, dataset: PreparedFaces | BankFaces, lfw: Pr
               f"SGD lr {config.optim.lr} momentum {config.optim.momentum} wd {config.optim.weight_decay}; "
               f"{s.kind} schedule (warm-up {s.warmup_iters}"
               f"{f', milestones {s.milestones}' if s.kind == 'step' else ''})"
-              f"{distilled}{f'; started from {_init_name(config.init)}' if config.init else ''}; seed {config.seed}; "
+              f"{distilled}{f'; started from {_init_name(config.init)}' if config.init else ''}"
+              f"{f'; weight average (decay {config.ema_decay})' if config.ema_decay else ''}; seed {config.seed}; "
               f"{threshold_note}")
     return ModelInfo(
         architecture=config.model.backbone,
