@@ -27,6 +27,28 @@ def test_known_people_by_name_and_unknown_tracks_grouped_by_likeness():
     assert [(a.start, a.end) for a in by_label["Unknown 1"].appearances] == [(0.0, 1.0), (3.0, 4.0)]
 
 
+def test_an_unknown_track_that_looks_like_a_known_person_joins_them_but_names_never_merge():
+    ada, bob = random_unit(21), random_unit(22)
+    frames: dict[int, list[IndexedFace]] = {}
+    for i in range(0, 10):  # Ada named (track 1), Bob named (track 2)
+        frames[i] = [face(1, near(ada, i), "Ada", 0.6), face(2, near(bob, 20 + i), "Bob", 0.6)]
+    for i in range(30, 40):  # Ada turned aside, below the threshold (track 3); Bob named again (track 4)
+        frames[i] = [face(3, near(ada, 40 + i), None, 0.2), face(4, near(bob, 60 + i), "Bob", 0.6)]
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, frames)
+    assert [(p.label, p.tracks) for p in indexer.people()] == [("Ada", (1, 3)), ("Bob", (2, 4))]
+
+    twin = {i: [face(5, near(ada, i), "Ada", 0.6), face(6, near(ada, 80 + i), None, 0.2)] for i in range(10)}
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, twin)  # a look-alike on screen with Ada is someone else
+    assert [(p.label, p.tracks) for p in indexer.people()] == [("Ada", (5,)), ("Unknown 1", (6,))]
+    bob_alike = {i: [face(7, near(ada, i), "Ada", 0.6)] for i in range(10)}
+    bob_alike.update({i: [face(8, near(ada, i), "Bob", 0.6)] for i in range(20, 30)})
+    indexer = PeopleIndexer(1 / FPS, threshold=0.5)
+    feed(indexer, bob_alike)  # the gallery's two names stay two people, however alike their tracks
+    assert [(p.label, p.tracks) for p in indexer.people()] == [("Ada", (7,)), ("Bob", (8,))]
+
+
 def test_tracks_on_screen_together_are_never_one_person():
     twin = random_unit(5)
     frames = {i: [face(1, near(twin, i, 0.01)), face(2, near(twin, 50 + i, 0.01))] for i in range(5)}

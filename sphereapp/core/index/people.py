@@ -3,8 +3,10 @@
 Known people are the gallery identities the run named. Unknown tracks are grouped across the whole video by
 their mean embeddings: greedy average-link clustering of track means, merging two groups only while their mean
 cosine is at least the model's threshold and no two of their tracks are on screen in the same frame (one person is
-never two faces of a frame, so tracks that overlap in time stay apart however alike they look). Groups are called
-"Unknown 1..N" by first appearance. Tracks of fewer than MIN_TRACK_FACES faces are left out.
+never two faces of a frame, so tracks that overlap in time stay apart however alike they look). A known person's
+tracks take part as one group with their name: an unknown track that looks like them (turned aside, say, where the
+gallery photo is frontal) joins them, and two names never merge. What is left is called "Unknown 1..N" by first
+appearance. Tracks of fewer than MIN_TRACK_FACES faces are left out.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ class PeopleIndexer:
                 unknown.append(key)
             else:
                 named.setdefault(name, []).append(key)
-        groups = [(name, keys) for name, keys in named.items()] + [(None, keys) for keys in self._group(unknown)]
+        groups = self._group(list(named.items()), unknown)
         groups.sort(key=lambda group: min(self._tracks[k].first for k in group[1]))
         people, unknown_count = [], 0
         for name, keys in groups:
@@ -157,10 +159,12 @@ class PeopleIndexer:
             people.append(self._person(name if name else f"Unknown {unknown_count}", name, keys))
         return people
 
-    def _group(self, keys: list[int]) -> list[list[int]]:
-        """Unknown tracks grouped by greedy average-link clustering, never joining tracks seen in one frame."""
-        groups = [[key] for key in sorted(keys, key=lambda k: self._tracks[k].first)]
-        if len(groups) < 2:
+    def _group(self, named: list[tuple[str, list[int]]], unknown: list[int]) -> list[tuple[str | None, list[int]]]:
+        """Named groups and unknown tracks joined by greedy average-link clustering of track means; never two
+        names, never tracks seen in one frame."""
+        groups = named + [(None, [key]) for key in sorted(unknown, key=lambda k: self._tracks[k].first)]
+        keys = [key for _, group in groups for key in group]
+        if not unknown or len(groups) < 2:
             return groups
         means = np.stack([self._tracks[k].mean() for k in keys])
         position = {key: i for i, key in enumerate(keys)}
@@ -169,15 +173,19 @@ class PeopleIndexer:
             best, pair = self.threshold, None
             for a in range(len(groups)):
                 for b in range(a + 1, len(groups)):
-                    rows = [position[k] for k in groups[a]]
-                    cols = [position[k] for k in groups[b]]
+                    (name_a, first), (name_b, second) = groups[a], groups[b]
+                    if name_a is not None and name_b is not None:
+                        continue
+                    rows = [position[k] for k in first]
+                    cols = [position[k] for k in second]
                     link = float(similarity[np.ix_(rows, cols)].mean())
-                    if link >= best and not self._together(groups[a], groups[b]):
+                    if link >= best and not self._together(first, second):
                         best, pair = link, (a, b)
             if pair is None:
                 return groups
             a, b = pair
-            groups[a] = groups[a] + groups.pop(b)
+            name_b, second = groups.pop(b)
+            groups[a] = (groups[a][0] or name_b, groups[a][1] + second)
 
     def _together(self, first: list[int], second: list[int]) -> bool:
         """Whether a track of one group is on screen in the same frame as a track of the other."""
