@@ -1,6 +1,8 @@
 """SphereFace networks (structure, initialisation, parameter counts), the model registry, input normalisation."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,11 +12,13 @@ from sphereapp.core.vision.models import SphereFaceNet, available_models, build_
 from sphereapp.core.vision.models import registry
 from sphereapp.core.vision.models.sphereface import UNITS_PER_STAGE
 
+from helpers import REPO_ROOT
+
 
 def on_meta(name: str, **kwargs) -> nn.Module:
     """Build without allocating or initialising weights: for structure and parameter counts."""
     with torch.device("meta"):
-        return build_model(name, **kwargs)
+        return build_model(name, initialise=False, **kwargs)
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -135,3 +139,15 @@ def test_normalize_input_scales_and_transposes():
 def test_normalize_input_refuses_float_or_unbatched_images(bad):
     with pytest.raises(ValueError, match="uint8"):
         normalize_input(bad)
+
+
+def test_loading_a_model_file_leaves_torchs_compiler_unimported():
+    """Start-up: building the network to load into must not run fillers that import torch._dynamo (a Gaussian
+    filler on the "meta" device does)."""
+    code = ("import sys\n"
+            "from sphereapp.core.vision.catalog import default_model_path\n"
+            "from sphereapp.core.vision.modelfile import load_embedder\n"
+            "model, info = load_embedder(default_model_path())\n"
+            "assert info.architecture == 'sphereface20'\n"
+            "assert 'torch._dynamo' not in sys.modules, 'loading the model imported torch._dynamo'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

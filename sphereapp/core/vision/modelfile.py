@@ -100,7 +100,7 @@ def save_embedder(path: str | Path, model: nn.Module, info: ModelInfo, fp16: boo
         for name, tensor in model.state_dict().items()
     }
     try:
-        _check_fit(tensors, _build(info.architecture, info.embedding_size, "meta"), info)
+        _check_fit(tensors, _build(info.architecture, info.embedding_size), info)
     except ValueError as error:
         raise ModelFileError(f"cannot save model '{path}': {error}") from None
     saved = replace(info, model_id=compute_model_id(tensors))
@@ -118,7 +118,7 @@ def load_embedder(path: str | Path, device: torch.device | str = "cpu") -> tuple
         raise ModelFileError(f"cannot load model '{path}': file not found")
     try:
         tensors, info = _read(path)
-        model = _build(info.architecture, info.embedding_size, "meta")  # no random initialisation to overwrite
+        model = _build(info.architecture, info.embedding_size)
         _check_fit(tensors, model, info)
     except ValueError as error:
         raise ModelFileError(f"cannot load model '{path}': {error}") from None
@@ -141,7 +141,7 @@ def write_calibration(
         raise ModelFileError(f"cannot load model '{source}': file not found")
     try:
         tensors, info = _read(source)
-        _check_fit(tensors, _build(info.architecture, info.embedding_size, "meta"), info)
+        _check_fit(tensors, _build(info.architecture, info.embedding_size), info)
         calibrated = replace(info, threshold=float(threshold), far_curve=check_far_curve(far_curve),
                              calibration=calibration)
     except ValueError as error:
@@ -210,18 +210,19 @@ def _infer_info(tensors: Mapping[str, torch.Tensor]) -> ModelInfo:
         raise ValueError("not a sphereapp embedder state dict (no fc5.weight)")
     embedding_size = head.shape[0]
     for architecture in available_models():
-        if _fit_problem(tensors, _build(architecture, embedding_size, "meta")) is None:
+        if _fit_problem(tensors, _build(architecture, embedding_size)) is None:
             log.warning("'%s' has no calibrated threshold: using %s", architecture, UNCALIBRATED_THRESHOLD)
             return ModelInfo(architecture, embedding_size, UNCALIBRATED_THRESHOLD, training_data="unknown")
     raise ValueError(f"its tensors fit none of the architectures {', '.join(available_models())}")
 
 
-def _build(architecture: str, embedding_size: int, device: str) -> nn.Module:
-    """A fresh `architecture` (on "meta": shapes only, nothing allocated); ValueError when it is not registered."""
+def _build(architecture: str, embedding_size: int) -> nn.Module:
+    """`architecture` on the "meta" device without its initial fillers (shapes only, nothing allocated: its weights
+    are loaded next, or only its shapes are read); ValueError when it is not registered."""
     if architecture not in available_models():
         raise ValueError(f"unknown architecture {architecture!r} (available: {', '.join(available_models())})")
-    with torch.device(device):
-        return build_model(architecture, embedding_size=embedding_size)
+    with torch.device("meta"):
+        return build_model(architecture, embedding_size=embedding_size, initialise=False)
 
 
 def _check_fit(tensors: Mapping[str, torch.Tensor], model: nn.Module, info: ModelInfo) -> None:

@@ -27,14 +27,16 @@ def caffe_xavier_(weight: torch.Tensor) -> None:
 
 
 class ConvPReLU(nn.Module):
-    """3x3 conv (pad 1) + per-channel PReLU, initialised as the prototxt does."""
+    """3x3 conv (pad 1) + per-channel PReLU, initialised as the prototxt does (unless `initialise` is False)."""
 
-    def __init__(self, in_channels: int, out_channels: int, opens_stage: bool):
+    def __init__(self, in_channels: int, out_channels: int, opens_stage: bool, initialise: bool = True):
         super().__init__()
         stride = 2 if opens_stage else 1
         # Unit convs have a Caffe bias blob fixed at 0 (lr_mult 0): the same as having no bias.
         self.conv = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=opens_stage)
         self.prelu = nn.PReLU(out_channels, init=PRELU_INIT)
+        if not initialise:
+            return
         if opens_stage:  # conv{s}_1: xavier weights, learnable bias starting at 0
             caffe_xavier_(self.conv.weight)
             nn.init.zeros_(self.conv.bias)
@@ -48,10 +50,10 @@ class ConvPReLU(nn.Module):
 class ResidualUnit(nn.Module):
     """x + PReLU(conv(PReLU(conv(x)))): the prototxt's res{s}_{k} Eltwise sum."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, initialise: bool = True):
         super().__init__()
-        self.conv1 = ConvPReLU(channels, channels, opens_stage=False)
-        self.conv2 = ConvPReLU(channels, channels, opens_stage=False)
+        self.conv1 = ConvPReLU(channels, channels, opens_stage=False, initialise=initialise)
+        self.conv2 = ConvPReLU(channels, channels, opens_stage=False, initialise=initialise)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(self.conv1(x))
@@ -60,19 +62,23 @@ class ResidualUnit(nn.Module):
 class Stage(nn.Module):
     """A stride-2 conv that halves the resolution, then `units` residual units."""
 
-    def __init__(self, in_channels: int, out_channels: int, units: int):
+    def __init__(self, in_channels: int, out_channels: int, units: int, initialise: bool = True):
         super().__init__()
-        self.downsample = ConvPReLU(in_channels, out_channels, opens_stage=True)
-        self.units = nn.Sequential(*(ResidualUnit(out_channels) for _ in range(units)))
+        self.downsample = ConvPReLU(in_channels, out_channels, opens_stage=True, initialise=initialise)
+        self.units = nn.Sequential(*(ResidualUnit(out_channels, initialise) for _ in range(units)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.units(self.downsample(x))
 
 
 class SphereFaceNet(nn.Module):
-    """SphereFace-`depth` (4/20/36/64): float (N,3,112,96) normalised crops -> (N, embedding_size), not normalised."""
+    """SphereFace-`depth` (4/20/36/64): float (N,3,112,96) normalised crops -> (N, embedding_size), not normalised.
 
-    def __init__(self, depth: int, embedding_size: int = 512):
+    `initialise=False` skips the prototxt's fillers, for a network whose weights are loaded next (on the "meta"
+    device a Gaussian filler would also import torch's compiler, seconds of start-up).
+    """
+
+    def __init__(self, depth: int, embedding_size: int = 512, initialise: bool = True):
         super().__init__()
         if depth not in UNITS_PER_STAGE:
             raise ValueError(f"SphereFace depth must be one of {sorted(UNITS_PER_STAGE)}, not {depth}")
@@ -80,11 +86,12 @@ class SphereFaceNet(nn.Module):
         self.embedding_size = embedding_size
         in_channels = (3, *STAGE_CHANNELS[:-1])
         self.stages = nn.Sequential(
-            *(Stage(i, o, n) for i, o, n in zip(in_channels, STAGE_CHANNELS, UNITS_PER_STAGE[depth]))
+            *(Stage(i, o, n, initialise) for i, o, n in zip(in_channels, STAGE_CHANNELS, UNITS_PER_STAGE[depth]))
         )
         self.fc5 = nn.Linear(STAGE_CHANNELS[-1] * FEATURE_MAP_SIZE[0] * FEATURE_MAP_SIZE[1], embedding_size)
-        caffe_xavier_(self.fc5.weight)
-        nn.init.zeros_(self.fc5.bias)
+        if initialise:
+            caffe_xavier_(self.fc5.weight)
+            nn.init.zeros_(self.fc5.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc5(torch.flatten(self.stages(x), 1))
