@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+
+from sphereapp.core.recognition.assignment import linear_sum_assignment
 
 
 @dataclass(frozen=True)

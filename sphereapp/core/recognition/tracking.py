@@ -1,6 +1,6 @@
 """Temporal consistency: link faces into tracks frame to frame and name each track from its accumulated scores.
 
-Linking: IoU of boxes, one-to-one assignment by the Hungarian method (scipy `linear_sum_assignment`), pairs
+Linking: IoU of boxes, one-to-one assignment by the Hungarian method (`assignment.linear_sum_assignment`), pairs
 below `min_iou` rejected. Naming: the mean of the track's per-gallery cosine scores over its last `window`
 frames, decided by the same open-set rule as a single frame (best >= threshold, else unknown; no person on two
 faces of a frame), so one bad frame neither renames nor flickers a face. A cut to another person at the same spot
