@@ -139,12 +139,13 @@ def test_cell_edges_are_adaptive_average_pooling(n, size):
 
 
 def test_crops_equal_a_per_box_area_resize():
-    images = torch.rand(2, 3, 50, 70) * 255
+    images = torch.randint(0, 256, (2, 3, 50, 70), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     boxes = torch.tensor([[10.7, 5.2, 40.9, 33.0, 0.9], [-4.0, -8.0, 20.0, 30.0, 0.8], [60.0, 40.0, 90.0, 70.0, 0.7]])
     image_index = torch.tensor([0, 1, 1])
     cut = crops(integral(images.permute(0, 2, 3, 1)), boxes, image_index, 24)
     for k, (x1, y1, x2, y2) in enumerate([(10, 5, 40, 33), (1, 1, 20, 30), (60, 40, 70, 50)]):  # facenet's `pad`
-        expected = F.interpolate(images[image_index[k], None, :, y1 - 1:y2, x1 - 1:x2], size=(24, 24), mode="area")
+        expected = F.interpolate(images[image_index[k], None, :, y1 - 1:y2, x1 - 1:x2].float(), size=(24, 24),
+                                 mode="area")
         torch.testing.assert_close(cut[k:k + 1], expected, rtol=1e-5, atol=1e-3)
 
 

@@ -56,15 +56,17 @@ def crops(summed: torch.Tensor, boxes: torch.Tensor, image_index: torch.Tensor, 
     corners = summed.view(-1, 3)[at.flatten()].view(2, 2, len(boxes), size, size, 3)  # [bottom?][right?]
     total = corners[1, 1] - corners[0, 1] - corners[1, 0] + corners[0, 0]
     area = (bottom - top)[:, :, None, None] * (right - left)[:, None, :, None]
-    return (total / area).float().permute(0, 3, 1, 2)
+    return (total.double() / area).float().permute(0, 3, 1, 2)
 
 
 def integral(images: torch.Tensor) -> torch.Tensor:
-    """(B, H+1, W+1, 3) float64 sums of the pixels of (B, H, W, 3) `images` above and left of each position
-    (zeros on the first row and column), for exact area sums."""
+    """(B, H+1, W+1, 3) integer sums of the pixels of (B, H, W, 3) uint8 `images` above and left of each position
+    (zeros on the first row and column), for exact area sums: int32 (half the memory traffic of int64 or float64)
+    whenever the sum of a whole image fits."""
     batch, height, width, channels = images.shape
-    summed = torch.zeros((batch, height + 1, width + 1, channels), dtype=torch.float64, device=images.device)
-    torch.cumsum(images, 1, dtype=torch.float64, out=summed[:, 1:, 1:])
+    dtype = torch.int32 if height * width * 255 <= torch.iinfo(torch.int32).max else torch.int64
+    summed = torch.zeros((batch, height + 1, width + 1, channels), dtype=dtype, device=images.device)
+    torch.cumsum(images, 1, dtype=dtype, out=summed[:, 1:, 1:])
     summed[:, 1:, 1:].cumsum_(2)
     return summed
 
