@@ -31,6 +31,12 @@ class VideoIndex:
     model: str
     threshold: float
     people: tuple[Person, ...]
+    indexed_until: float | None = None  # while indexing runs: the seconds of video indexed so far; None: all of it
+
+    @property
+    def partial(self) -> bool:
+        """Whether this is a snapshot of an index still being made (or stopped before the end)."""
+        return self.indexed_until is not None
 
 
 def thumbnail_data_uri(image: np.ndarray) -> str:
