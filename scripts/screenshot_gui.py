@@ -105,7 +105,8 @@ def main() -> int:
     wait_until(app, lambda: window.gallery_panel.names() == names, 30, "the gallery panel")
     if args.people:
         window.index_people()
-        wait_until(app, lambda: window.people_panel.index is not None, 1200, "the people index")
+        wait_until(app, lambda: window.people_panel.index is not None and not window.people_panel.index.partial, 1200,
+                   "the people index")
     end = time.monotonic() + 0.5
     wait_until(app, lambda: time.monotonic() > end, 5, "repaint")
     if QGuiApplication.platformName() == "offscreen":

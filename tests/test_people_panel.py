@@ -5,12 +5,17 @@ The panel's own tests use an index made from fake faces (index_samples.sample_in
 12-frame short_clip with the untrained SphereFace-4 (mechanics only, never recognition quality).
 """
 
+from dataclasses import replace
+from functools import partial
+
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
+from sphereapp.core.drivers.index import index_video
 from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.index.people import Appearance
+from sphereapp.gui import people_indexer
 from sphereapp.gui.people_panel import UNKNOWN_COLOR, PeoplePanel
 from sphereapp.gui.timeline_strip import MIN_SPAN_PX, appearance_at, seek_time, span_rects
 
@@ -88,6 +93,24 @@ def test_busy_panel_offers_cancel_and_keeps_the_rows_it_had(qtbot, panel):
     assert panel.index_button.isVisible() and panel.index_button.text() == "Index again"
 
 
+def test_a_partial_index_shows_rows_with_enrol_disabled_and_the_final_one_enables_it(qtbot, panel):
+    final = sample_index()
+    panel.set_busy(True)
+    panel.show_progress(30, 120)
+    panel.set_index(replace(final, indexed_until=3.0))  # the people of the first 3 s, while indexing runs
+    assert [row.name.text() for row in panel.rows] == ["Ada", "Unknown 1"] and not panel.hint.isVisible()
+    assert panel.summary.text().startswith("Indexing \u00b7 25%")  # the progress stays
+    unknown = panel.rows[1]
+    assert unknown.enrol_button.isVisible() and not unknown.enrol_button.isEnabled()
+    with qtbot.assertNotEmitted(panel.enrolRequested):
+        qtbot.mouseClick(unknown.enrol_button, Qt.MouseButton.LeftButton)
+    panel.set_busy(False)  # cancelled: the partial rows stay, and say so
+    assert panel.summary.text().startswith("Partial: first 0:03.0 of 0:06.0 \u00b7 2 people (1 known, 1 unknown)")
+    assert len(panel.rows) == 2 and not panel.rows[1].enrol_button.isEnabled()
+    panel.set_index(final)
+    assert panel.summary.text().startswith("2 people") and panel.rows[1].enrol_button.isEnabled()
+
+
 def index_clip(qtbot, window) -> None:
     window.index_action.trigger()
     assert window.people_dock.isVisible() and window.people_panel.progress.isVisible()
@@ -150,3 +173,40 @@ def test_cancelled_indexing_leaves_the_panel_as_it_was_and_failures_are_dialogs(
     (box,) = [box for box in window.findChildren(QMessageBox) if box.isVisible()]
     assert box.windowTitle() == "Cannot index the video" and "clip.mp4" in box.text()
     assert window.people_panel.index is None and not window.people_panel.progress.isVisible()
+
+
+def test_rows_appear_while_indexing_runs_stay_after_cancel_and_the_final_index_enables_enrol(qtbot, window, short_clip,
+                                                                                            monkeypatch):
+    monkeypatch.setattr(people_indexer, "index_video", partial(index_video, people_every=0))  # after every frame
+    open_clip(qtbot, window, short_clip)
+    panel = window.people_panel
+    finished, shown = [], []  # what the panel showed as each snapshot arrived (the window's slot runs first)
+    window.indexing.finished.connect(lambda *_: finished.append(True))
+    window.indexing.people.connect(lambda index: shown.append(
+        (panel.index is index, len(panel.rows), [row.enrol_button.isEnabled() for row in panel.rows],
+         panel.summary.text(), bool(finished))))
+
+    def cancel_once_rows_show(index):
+        if index.people:
+            panel.cancel_button.click()
+
+    window.indexing.people.connect(cancel_once_rows_show)
+    window.index_action.trigger()
+    qtbot.waitUntil(lambda: not panel.progress.isVisible(), timeout=120_000)
+    window.indexing.people.disconnect(cancel_once_rows_show)
+    assert shown and shown[-1][1] > 0 and not finished  # cancelled at the first snapshot with rows
+    assert panel.index.partial and len(panel.rows) == len(panel.index.people) == shown[-1][1]
+    assert panel.summary.text().startswith("Partial: first ")
+    assert window.statusBar().currentMessage().startswith("Indexing cancelled: the panel keeps the people of the first")
+    assert not any(row.enrol_button.isEnabled() for row in panel.rows)
+
+    shown.clear()
+    with qtbot.waitSignal(window.indexing.finished, timeout=120_000):
+        window.index_action.trigger()
+    assert shown and all(is_shown and not done for is_shown, _, _, _, done in shown)  # rows before `finished`
+    assert any(rows for _, rows, _, _, _ in shown)
+    assert not any(any(enabled) for _, _, enabled, _, _ in shown)  # no "Enrol as…" from a partial grouping
+    assert all(text.startswith(("Loading the models", "Indexing \u00b7")) for _, _, _, text, _ in shown)
+    assert not panel.index.partial and len(panel.rows) == shown[-1][1]  # the last snapshot had everyone
+    assert all(row.enrol_button.isEnabled() for row in panel.rows)
+    assert panel.summary.text().startswith(f"{len(panel.rows)} ")

@@ -46,7 +46,7 @@ from sphereapp.gui.export_dialog import ExportDialog
 from sphereapp.gui.face_choice_dialog import FaceChoiceDialog
 from sphereapp.gui.gallery_panel import GalleryPanel
 from sphereapp.gui.people_indexer import EnrolRequest, PeopleIndexing
-from sphereapp.gui.people_panel import PeoplePanel
+from sphereapp.gui.people_panel import PeoplePanel, indexed_part
 from sphereapp.gui.playback_bar import PlaybackBar
 from sphereapp.gui.player import Player
 from sphereapp.gui.recognition_box import RecognitionBox
@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         self.people_panel.seekRequested.connect(self.player.seek_time)
         self.people_panel.enrolRequested.connect(self.ask_enrol_person)
         self.indexing.progress.connect(self.people_panel.show_progress)
+        self.indexing.people.connect(self.people_panel.set_index)
         self.indexing.finished.connect(self._indexed)
         self.indexing.cancelled.connect(self._index_cancelled)
         self.indexing.failed.connect(self._index_failed)
@@ -388,8 +389,12 @@ class MainWindow(QMainWindow):
                                      f"{len(index.people) - known} unknown)", 8000)
 
     def _index_cancelled(self) -> None:
+        """The panel keeps what it shows: the people found before Cancel (a partial index), or what it had before."""
         self.people_panel.set_busy(False)
-        self.statusBar().showMessage("Indexing cancelled", 5000)
+        index = self.people_panel.index
+        partial = index is not None and index.partial
+        kept = f": the panel keeps the people of the {indexed_part(index)}" if partial else ""
+        self.statusBar().showMessage(f"Indexing cancelled{kept}", 5000)
 
     def _index_failed(self, message: str) -> None:
         self.people_panel.set_busy(False)

@@ -2,8 +2,9 @@
 
 The work runs in a thread of its own with its own detector and embedder, loaded from the window's recognition
 settings and kept for enrolling from the index: the engine's are only ever used from the engine's thread, and the
-player keeps playing while a video is indexed. Both threads share the gallery file; after an enrolment here the window
-has the engine read it again.
+player keeps playing while a video is indexed, and the people found so far come every couple of seconds of video
+(partial indexes: the panel shows them as rows until the final one). Both threads share the gallery file; after an
+enrolment here the window has the engine read it again.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class IndexWorker(QObject):
     """Lives in the indexing thread; its slots are only ever called through queued signals."""
 
     progress = Signal(object, int, object)  # IndexRequest, frames done, total (None when unknown)
+    people = Signal(object, object)  # IndexRequest, partial VideoIndex: the people found so far
     finished = Signal(object, object)  # IndexRequest, VideoIndex
     cancelled = Signal(object)  # IndexRequest
     failed = Signal(object, str)  # IndexRequest, one-line message
@@ -88,7 +90,8 @@ class IndexWorker(QObject):
             result = index_video(request.video, recognizer, model_name=components.model_name, speed=Speed(),
                                  batch_size=INDEX_BATCH_SIZE,
                                  progress=lambda done, total: self.progress.emit(request, done, total),
-                                 should_stop=request.stop.is_set)
+                                 should_stop=request.stop.is_set,
+                                 on_people=lambda people: self.people.emit(request, people))
         except KeyboardInterrupt:
             self.cancelled.emit(request)
         except SphereappError as error:
@@ -130,6 +133,7 @@ class PeopleIndexing(QObject):
     replaced by a run for another video) is dropped."""
 
     progress = Signal(int, object)  # frames done, total (None when unknown)
+    people = Signal(object)  # partial VideoIndex: the people found so far, while the run goes on
     finished = Signal(object, object)  # VideoIndex, the RecognitionSettings that made it
     cancelled = Signal()
     failed = Signal(str)
@@ -150,6 +154,7 @@ class PeopleIndexing(QObject):
         self._enrol.connect(self.worker.enrol)
         self._close.connect(self.worker.close)
         self.worker.progress.connect(self._progress)
+        self.worker.people.connect(self._people)
         self.worker.finished.connect(self._finished)
         self.worker.cancelled.connect(self._cancelled)
         self.worker.failed.connect(self._failed)
@@ -159,7 +164,8 @@ class PeopleIndexing(QObject):
         self._thread.start()
 
     def start(self, video: Path, gallery: Path, recognition: RecognitionSettings, threshold: float) -> None:
-        """Index `video` (a run in progress is cancelled first); `finished`, `cancelled` or `failed` follows."""
+        """Index `video` (a run in progress is cancelled first); `progress` and `people` come while it runs, then
+        `finished`, `cancelled` or `failed`."""
         self.cancel()
         self.request = IndexRequest(Path(video), Path(gallery), recognition, threshold, threading.Event())
         self._index.emit(self.request)
@@ -184,8 +190,12 @@ class PeopleIndexing(QObject):
             log.warning("the indexing thread did not stop within %d ms", timeout_ms)
 
     def _progress(self, request: IndexRequest, done: int, total: int | None) -> None:
-        if request is self.request and not request.stop.is_set():
+        if self._running(request):
             self.progress.emit(done, total)
+
+    def _people(self, request: IndexRequest, people: VideoIndex) -> None:
+        if self._running(request):
+            self.people.emit(people)
 
     def _finished(self, request: IndexRequest, result: VideoIndex) -> None:
         """A run that ended after Cancel was pressed counts as cancelled: the panel keeps what it showed."""
@@ -206,6 +216,10 @@ class PeopleIndexing(QObject):
 
     def _enrol_failed(self, _request: EnrolRequest, message: str) -> None:
         self.enrolFailed.emit(message)
+
+    def _running(self, request: IndexRequest) -> bool:
+        """Whether `request` is the run in progress and Cancel has not been pressed."""
+        return request is self.request and not request.stop.is_set()
 
     def _ended(self, request: IndexRequest) -> bool:
         """Whether `request` is the run in progress (which has now ended); an older run's answers are dropped."""

@@ -1,5 +1,6 @@
 """The "People in this video" panel: a row per person of the video's index (best face, name or "Unknown N", screen
-time, a timeline strip), the indexing progress with Cancel, and "Enrol as…" on unknown people.
+time, a timeline strip), the indexing progress with Cancel, and "Enrol as…" on unknown people. While indexing runs
+it shows the people found so far (a partial index) with "Enrol as…" disabled: their grouping may still change.
 
 It shows what it is given and says what the user asked for through signals; the window does the work.
 """
@@ -37,7 +38,8 @@ THUMBNAIL_SIZE = QSize(40, 50)
 INFO_WIDTH = 230  # px of name and screen time: the strips of all rows start at the same x
 UNKNOWN_COLOR = (150, 150, 150)  # the strip of an unknown person (as their grey box in the video)
 HINT = ("Index people finds everyone in this video: gallery people by name, the others grouped as Unknown 1, 2, \u2026 "
-        "with their screen time. It reads the whole video in the background; playback goes on meanwhile.")
+        "with their screen time. It reads the whole video in the background, listing people as it finds them; "
+        "playback goes on meanwhile.")
 
 
 def person_summary(person: Person) -> str:
@@ -47,11 +49,18 @@ def person_summary(person: Person) -> str:
 
 
 def index_summary(index: VideoIndex) -> str:
-    """'5 people (2 known, 3 unknown) · model … · threshold 0.467'."""
+    """'5 people (2 known, 3 unknown) · model … · threshold 0.467', after 'Partial: first 0:12.0 of 0:40.0 · ' when
+    partial."""
     known = sum(person.known for person in index.people)
     count = len(index.people)
-    return (f"{count} {'person' if count == 1 else 'people'} ({known} known, {count - known} unknown) \u00b7 "
+    text = (f"{count} {'person' if count == 1 else 'people'} ({known} known, {count - known} unknown) \u00b7 "
             f"model {index.model} \u00b7 threshold {index.threshold:.3f}")
+    return f"Partial: {indexed_part(index)} \u00b7 {text}" if index.partial else text
+
+
+def indexed_part(index: VideoIndex) -> str:
+    """'first 0:12.0 of 0:40.0' (of a partial index)."""
+    return f"first {format_time(index.indexed_until)} of {format_time(index.duration)}"
 
 
 def face_pixmap(person: Person) -> QPixmap:
@@ -61,13 +70,14 @@ def face_pixmap(person: Person) -> QPixmap:
 
 
 class PersonRow(QFrame):
-    """One person: face, name, screen time, strip, and "Enrol as…" when unknown. A click on the row shows their
-    first appearance, a click on the strip that moment."""
+    """One person: face, name, screen time, strip, and "Enrol as…" when unknown (disabled unless `can_enrol`). A
+    click on the row shows their first appearance, a click on the strip that moment."""
 
     seekRequested = Signal(float)
     enrolRequested = Signal(str)  # the person's label
 
-    def __init__(self, person: Person, duration: float, color: Color, parent: QWidget | None = None):
+    def __init__(self, person: Person, duration: float, color: Color, can_enrol: bool,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.person = person
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -94,7 +104,9 @@ class PersonRow(QFrame):
         self.strip = TimelineStrip(person.appearances, duration, QColor(*color))
         self.strip.seekRequested.connect(self.seekRequested)
         self.enrol_button = QPushButton("Enrol as\u2026")
-        self.enrol_button.setToolTip(f"Add {person.label}'s best face to the gallery under a name")
+        self.enrol_button.setToolTip(f"Add {person.label}'s best face to the gallery under a name" if can_enrol
+                                     else "Once indexing has finished: until then the grouping may still change")
+        self.enrol_button.setEnabled(can_enrol)
         self.enrol_button.clicked.connect(lambda: self.enrolRequested.emit(person.label))
         size_policy = self.enrol_button.sizePolicy()
         size_policy.setRetainSizeWhenHidden(True)  # known rows keep the space: every strip ends at the same x
@@ -118,7 +130,8 @@ class PersonRow(QFrame):
         menu = QMenu(self)
         menu.addAction("Go to first appearance", lambda: self.seekRequested.emit(self.person.appearances[0].start))
         if not self.person.known:
-            menu.addAction("Enrol as\u2026", lambda: self.enrolRequested.emit(self.person.label))
+            enrol = menu.addAction("Enrol as\u2026", lambda: self.enrolRequested.emit(self.person.label))
+            enrol.setEnabled(self.enrol_button.isEnabled())
         menu.exec(event.globalPos())
 
 
@@ -137,13 +150,15 @@ class PeoplePanel(QWidget):
         self._colors: dict[str, Color] = {}  # gallery name -> colour
         self._position: float | None = None
         self._started = 0.0
+        self._busy = False
         self.summary = QLabel()
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop indexing; the panel keeps what it showed before")
+        self.cancel_button.setToolTip("Stop indexing; the panel keeps what it shows (the people found so far, "
+                                      "marked partial)")
         self.cancel_button.clicked.connect(self._cancel)
         self.index_button = QPushButton("Index people")
         self.index_button.setToolTip("Find everyone in this video (Ctrl+I)")
@@ -175,14 +190,15 @@ class PeoplePanel(QWidget):
     # -- what the window shows -----------------------------------------------------------------------------------
 
     def set_index(self, index: VideoIndex | None) -> None:
-        """Show the people of an index (None: no index yet)."""
+        """Show the people of an index (None: no index yet); a partial one while indexing runs leaves the progress
+        in the summary."""
         self.index = index
         for row in self.rows:
             self._rows_layout.removeWidget(row)
             row.deleteLater()
         self.rows = []
         for person in index.people if index is not None else ():
-            row = PersonRow(person, index.duration, self._color(person))
+            row = PersonRow(person, index.duration, self._color(person), can_enrol=not index.partial)
             row.strip.set_position(self._position)
             row.seekRequested.connect(self.seekRequested)
             row.enrolRequested.connect(self.enrolRequested)
@@ -191,7 +207,8 @@ class PeoplePanel(QWidget):
         self.hint.setVisible(index is None)
         self.scroll.setVisible(index is not None)
         self.index_button.setText("Index people" if index is None else "Index again")
-        self._show_summary()
+        if not self._busy:
+            self._show_summary()
 
     def person(self, label: str) -> Person | None:
         """The shown person labelled `label`."""
@@ -199,6 +216,7 @@ class PeoplePanel(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         """Indexing runs: progress and Cancel instead of the Index button."""
+        self._busy = busy
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         self.cancel_button.setEnabled(True)
@@ -238,7 +256,8 @@ class PeoplePanel(QWidget):
         if index is None:
             self.summary.setText("No index of this video yet.")
         else:
-            self.summary.setText(index_summary(index) if index.people else "Nobody found in this video.")
+            nobody = f"Nobody found in the {indexed_part(index)}." if index.partial else "Nobody found in this video."
+            self.summary.setText(index_summary(index) if index.people else nobody)
         self.summary.setToolTip(index.video if index is not None else "")
 
     def _color(self, person: Person) -> Color:
