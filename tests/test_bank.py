@@ -275,6 +275,12 @@ def test_init_from_a_checkpoint_warm_starts_backbone_head_and_projector(built_ba
     with pytest.raises(InputError, match="head does not fit"):
         fit(load_config(TINY, warm + ["iterations=1", f"distill.selection={str(tmp_path / 'fewer.npz')!r}"]), None,
             tmp_path / "third")
+    plain = tmp_path / "backbone.pt"  # a .pt that is a model's state dict, not a fit checkpoint: the backbone only
+    torch.save(before["model"], plain)
+    fit(load_config(TINY, overrides + [f"init={str(plain)!r}", "iterations=1"]), None, tmp_path / "fourth")
+    (tmp_path / "damaged.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match=r"^init '.*damaged.pt': checkpoint .* is unreadable"):
+        fit(load_config(TINY, overrides + [f"init={str(tmp_path / 'damaged.pt')!r}"]), None, tmp_path / "fifth")
 
 
 def test_bank_cli_errors_are_one_line(capsys, tmp_path):

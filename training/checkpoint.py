@@ -21,14 +21,15 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, temporary)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by `save_checkpoint` (tensors and plain values only; no code is unpickled)."""
+def load_checkpoint(path: Path, purpose: str = "cannot resume") -> dict[str, Any]:
+    """Read a checkpoint written by `save_checkpoint` (tensors and plain values only; no code is unpickled);
+    an InputError starting with `purpose` when there is none or it is unreadable."""
     if not path.is_file():
-        raise InputError(f"cannot resume: no checkpoint at '{path}'")
+        raise InputError(f"{purpose}: no checkpoint at '{path}'")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a damaged file
-        raise InputError(f"cannot resume: checkpoint '{path}' is unreadable ({type(error).__name__})") from None
+        raise InputError(f"{purpose}: checkpoint '{path}' is unreadable ({type(error).__name__})") from None
 
 
 def capture_rng_states(augment_generator: torch.Generator) -> dict[str, Any]:

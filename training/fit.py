@@ -431,16 +431,17 @@ def _gather(state: dict, process: _Process) -> list[dict]:
 def _init_name(init: str) -> str:
     """A model file by its name; a checkpoint by its run folder too (every run's is called checkpoint.pt)."""
     path = Path(init)
-    return f"{path.parent.name}/{path.name}" if path.suffix == ".pt" else path.name
+    return f"{path.parent.name}/{path.name}" if path.name == CHECKPOINT_NAME else path.name
 
 
 def _initial_states(config: TrainConfig) -> dict[str, dict | None]:
     """What `config.init` starts a fresh run from: a model file gives the backbone ("model"); a fit checkpoint
     also gives its "head" and "projector" (a warm start: optimiser, schedule and batches start afresh)."""
-    if not Path(config.init).is_file():
+    path = Path(config.init)
+    if not path.is_file():
         raise InputError(f"init '{config.init}': file not found")
-    if Path(config.init).suffix == ".pt":
-        checkpoint = load_checkpoint(Path(config.init))
+    checkpoint = _fit_checkpoint(path)
+    if checkpoint is not None:
         states = {name: checkpoint.get(name) for name in ("model", "head", "projector")}
         architecture = checkpoint["config"]["model"]
         found = (architecture["backbone"], architecture["embedding_size"])
@@ -452,6 +453,14 @@ def _initial_states(config: TrainConfig) -> dict[str, dict | None]:
         raise InputError(f"init '{config.init}' is a {found[0]} ({found[1]}-d); the config "
                          f"trains a {config.model.backbone} ({config.model.embedding_size}-d)")
     return states
+
+
+def _fit_checkpoint(path: Path) -> dict | None:
+    """What a fit checkpoint holds; None for a model file (.safetensors, or a .pt/.pth state dict)."""
+    if path.suffix not in (".pt", ".pth"):
+        return None
+    contents = load_checkpoint(path, purpose=f"init '{path}'")
+    return contents if isinstance(contents, dict) and {"iteration", "config", "model"} <= contents.keys() else None
 
 
 def _load_teacher(config: TeacherConfig, rows: int) -> np.ndarray | None:
