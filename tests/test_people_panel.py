@@ -10,11 +10,12 @@ from functools import partial
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from sphereapp.core.drivers.index import index_video
 from sphereapp.core.identities.store import GalleryStore
 from sphereapp.core.index.people import Appearance
+from sphereapp.core.index.report import read_index
 from sphereapp.gui import people_indexer
 from sphereapp.gui.people_panel import UNKNOWN_COLOR, PeoplePanel
 from sphereapp.gui.timeline_strip import MIN_SPAN_PX, appearance_at, seek_time, span_rects
@@ -109,6 +110,105 @@ def test_a_partial_index_shows_rows_with_enrol_disabled_and_the_final_one_enable
     assert len(panel.rows) == 2 and not panel.rows[1].enrol_button.isEnabled()
     panel.set_index(final)
     assert panel.summary.text().startswith("2 people") and panel.rows[1].enrol_button.isEnabled()
+
+
+def test_save_is_offered_only_for_a_finished_index(qtbot, panel):
+    assert not panel.save_button.isEnabled()  # no index yet
+    final = sample_index()
+    panel.set_busy(True)
+    panel.set_index(replace(final, indexed_until=3.0))  # the people found so far
+    assert panel.save_button.isVisible() and not panel.save_button.isEnabled()
+    with qtbot.assertNotEmitted(panel.saveRequested):
+        qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    panel.set_busy(False)  # cancelled: still partial
+    assert not panel.save_button.isEnabled() and "Once indexing has finished" in panel.save_button.toolTip()
+    panel.set_index(final)
+    assert panel.save_button.isEnabled() and ".json" in panel.save_button.toolTip()
+    with qtbot.waitSignal(panel.saveRequested):
+        qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    panel.set_busy(True)  # indexing again: the finished index shown until the first snapshot can still be saved
+    assert panel.save_button.isEnabled()
+    panel.set_index(None)
+    assert not panel.save_button.isEnabled()
+
+
+@pytest.fixture
+def bare_window(qtbot, make_window, monkeypatch):
+    """The app's window without a model (none is loaded: the people panel is given its index directly)."""
+    for module in ("sphereapp.core.vision.catalog", "sphereapp.gui.engine"):
+        monkeypatch.setattr(f"{module}.default_model_path", lambda: None)
+    return make_window(None)
+
+
+def choose_save_target(monkeypatch, target, chosen_filter="Report (*.html)") -> list:
+    """Answer the save dialog with `target`; returns the (caption, suggestion, filters) it was opened with."""
+    asked = []
+
+    def answer(parent, caption, suggestion, filters, *args, **kwargs):
+        asked.append((caption, suggestion, filters))
+        return str(target), chosen_filter
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(answer))
+    return asked
+
+
+def visible_boxes(window) -> list:
+    return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+
+
+def test_save_writes_the_shown_index_in_the_format_its_name_says(qtbot, bare_window, out_dir, monkeypatch):
+    window, panel = bare_window, bare_window.people_panel
+    index = replace(sample_index(), video=str(out_dir / "walk.mp4"))
+    panel.set_index(index)
+    labels = [person.label for person in index.people]
+
+    asked = choose_save_target(monkeypatch, out_dir / "people.json")
+    panel.save_button.click()
+    assert asked == [("Save the people index", str(out_dir / "walk_people.html"),
+                      "Report (*.html);;Index (*.json);;Appearances (*.csv)")]  # beside the video
+    assert [person["label"] for person in read_index(out_dir / "people.json")["people"]] == labels
+    assert window.statusBar().currentMessage() == "Saved people index to people.json" and not visible_boxes(window)
+
+    choose_save_target(monkeypatch, out_dir / "walk_people.html")
+    panel.save_button.click()
+    page = (out_dir / "walk_people.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and all(f"<b>{label}</b>" in page for label in labels)
+    choose_save_target(monkeypatch, out_dir / "appearances.CSV")
+    panel.save_button.click()
+    rows = (out_dir / "appearances.CSV").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "label,name,known,start,end" and len(rows) == 1 + sum(len(p.appearances) for p in index.people)
+
+    choose_save_target(monkeypatch, out_dir / "plain", "Index (*.json)")  # no suffix: the chosen filter's
+    panel.save_button.click()
+    assert [person["label"] for person in read_index(out_dir / "plain.json")["people"]] == labels
+    assert window.statusBar().currentMessage() == "Saved people index to plain.json"
+
+    files = sorted(out_dir.iterdir())
+    choose_save_target(monkeypatch, "")  # the dialog cancelled
+    panel.save_button.click()
+    assert sorted(out_dir.iterdir()) == files and not visible_boxes(window)
+
+
+def test_a_target_that_cannot_be_written_is_a_warning_and_leaves_no_file(qtbot, bare_window, out_dir, monkeypatch):
+    window, panel = bare_window, bare_window.people_panel
+    panel.set_index(replace(sample_index(), video=str(out_dir / "walk.mp4")))
+    folder = out_dir / "walk_people.html"
+    folder.mkdir()  # a folder where the file would go
+    window.statusBar().showMessage("before")
+    choose_save_target(monkeypatch, folder)
+    panel.save_button.click()
+    (box,) = visible_boxes(window)
+    assert box.windowTitle() == "Cannot save the people index" and "\n" not in box.text()
+    assert box.text().startswith(f"cannot write '{folder}'")
+    assert folder.is_dir() and not any(folder.iterdir()) and list(out_dir.iterdir()) == [folder]  # no temporary
+    assert window.statusBar().currentMessage() == "before"
+    box.close()
+
+    choose_save_target(monkeypatch, out_dir / "people.txt")  # no format of the index
+    panel.save_button.click()
+    (box,) = visible_boxes(window)
+    assert "name it .html (report), .json (index) or .csv (appearances)" in box.text()
+    assert list(out_dir.iterdir()) == [folder]
 
 
 def index_clip(qtbot, window) -> None:

@@ -39,7 +39,7 @@ from sphereapp import __version__
 from sphereapp.core.errors import InputError
 from sphereapp.core.identities.photos import IMAGE_SUFFIXES, enrols, photo_files
 from sphereapp.core.index.naming import name_person
-from sphereapp.core.index.report import VideoIndex
+from sphereapp.core.index.report import VideoIndex, write_index
 from sphereapp.core.media.video import VideoInfo
 from sphereapp.gui.engine import Engine, FaceChoice, ModelStatus
 from sphereapp.gui.export_dialog import ExportDialog
@@ -55,6 +55,7 @@ from sphereapp.gui.settings_dialog import SettingsDialog, choose_model_file
 from sphereapp.gui.video_view import VideoView
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.mpg *.mpeg *.ts *.wmv *.flv);;All files (*)"
+INDEX_FILTERS = {"Report (*.html)": ".html", "Index (*.json)": ".json", "Appearances (*.csv)": ".csv"}  # -> suffix
 SIDE_PANEL_WIDTH = 300
 PEOPLE_PANEL_HEIGHT = 300
 BANNER_STYLE = "QFrame#modelBanner { background: #fff3cd; border: 1px solid #e0c36c; border-radius: 4px; }" \
@@ -224,6 +225,7 @@ class MainWindow(QMainWindow):
         self.people_panel.cancelRequested.connect(self.indexing.cancel)
         self.people_panel.seekRequested.connect(self.player.seek_time)
         self.people_panel.enrolRequested.connect(self.ask_enrol_person)
+        self.people_panel.saveRequested.connect(self.save_people_index)
         self.indexing.progress.connect(self.people_panel.show_progress)
         self.indexing.people.connect(self.people_panel.set_index)
         self.indexing.finished.connect(self._indexed)
@@ -422,6 +424,25 @@ class MainWindow(QMainWindow):
             self.people_panel.set_index(name_person(request.index, request.person.label, name))
         self.engine.open_gallery(self.gallery_path)
         self._enrolled(name, hints)
+
+    def save_people_index(self) -> None:
+        """People panel ▸ Save…: write the shown (final) index to a file; its suffix picks the format (none: the
+        chosen filter's, .html by default)."""
+        index = self.people_panel.index
+        if index is None or index.partial:
+            return
+        video = Path(index.video)
+        suggestion = str(video.with_name(f"{video.stem}_people.html"))
+        path, chosen = QFileDialog.getSaveFileName(self, "Save the people index", suggestion,
+                                                   ";;".join(INDEX_FILTERS))
+        if not path:
+            return
+        try:
+            written = write_index(path, index, INDEX_FILTERS.get(chosen, ".html"))
+        except InputError as error:
+            self._warn("Cannot save the people index", str(error))
+            return
+        self.statusBar().showMessage(f"Saved people index to {written.name}", 8000)
 
     # -- display and export --------------------------------------------------------------------------------------
 

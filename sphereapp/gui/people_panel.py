@@ -1,6 +1,7 @@
 """The "People in this video" panel: a row per person of the video's index (best face, name or "Unknown N", screen
-time, a timeline strip), the indexing progress with Cancel, and "Enrol as…" on unknown people. While indexing runs
-it shows the people found so far (a partial index) with "Enrol as…" disabled: their grouping may still change.
+time, a timeline strip), the indexing progress with Cancel, "Enrol as…" on unknown people, and "Save…" for the
+index as a file. While indexing runs it shows the people found so far (a partial index) with "Enrol as…" and
+"Save…" disabled: their grouping may still change.
 
 It shows what it is given and says what the user asked for through signals; the window does the work.
 """
@@ -40,6 +41,8 @@ UNKNOWN_COLOR = (150, 150, 150)  # the strip of an unknown person (as their grey
 HINT = ("Index people finds everyone in this video: gallery people by name, the others grouped as Unknown 1, 2, \u2026 "
         "with their screen time. It reads the whole video in the background, listing people as it finds them; "
         "playback goes on meanwhile.")
+SAVE_TIP = ("Save the index: a report page (.html), the index for 'sphereapp gallery add-from-index' (.json) or the "
+            "appearances (.csv)")
 
 
 def person_summary(person: Person) -> str:
@@ -142,6 +145,7 @@ class PeoplePanel(QWidget):
     cancelRequested = Signal()
     seekRequested = Signal(float)  # seconds into the video
     enrolRequested = Signal(str)  # label of an unknown person
+    saveRequested = Signal()  # the shown (final) index, to a file
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -163,9 +167,11 @@ class PeoplePanel(QWidget):
         self.index_button = QPushButton("Index people")
         self.index_button.setToolTip("Find everyone in this video (Ctrl+I)")
         self.index_button.clicked.connect(self.indexRequested)
+        self.save_button = QPushButton("Save\u2026")
+        self.save_button.clicked.connect(self.saveRequested)
         header = QHBoxLayout()
         header.addWidget(self.summary, 1)
-        for widget in (self.progress, self.cancel_button, self.index_button):
+        for widget in (self.progress, self.cancel_button, self.index_button, self.save_button):
             header.addWidget(widget)
         self.hint = QLabel(HINT)
         self.hint.setWordWrap(True)
@@ -207,6 +213,10 @@ class PeoplePanel(QWidget):
         self.hint.setVisible(index is None)
         self.scroll.setVisible(index is not None)
         self.index_button.setText("Index people" if index is None else "Index again")
+        final = index is not None and not index.partial
+        self.save_button.setEnabled(final)
+        self.save_button.setToolTip(SAVE_TIP if final or index is None else
+                                    "Once indexing has finished: until then the index covers part of the video")
         if not self._busy:
             self._show_summary()
 

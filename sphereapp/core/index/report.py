@@ -105,6 +105,35 @@ def write_html(path: str | Path, index: VideoIndex) -> None:
         temporary.write_text(render_html(index), encoding="utf-8")
 
 
+INDEX_WRITERS = {".html": write_html, ".htm": write_html, ".json": write_json, ".csv": write_csv}  # by file suffix
+
+
+def index_file(path: str | Path, default_suffix: str = ".html") -> Path:
+    """Where `write_index` writes: `path`, with `default_suffix` added when it has no suffix; InputError when its
+    suffix names no index format."""
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(path.name + default_suffix)
+    if path.suffix.lower() not in INDEX_WRITERS:
+        raise InputError(f"cannot save the people index as '{path.name}': name it .html (report), .json (index) "
+                         f"or .csv (appearances)")
+    return path
+
+
+def write_index(path: str | Path, index: VideoIndex, default_suffix: str = ".html") -> Path:
+    """Write `index` in the format its file's suffix names (see `index_file`), whole or not at all; returns the file
+    written. InputError with one line when it cannot be written, or when the index is partial (its files say
+    nothing of the part of the video left out)."""
+    if index.partial:
+        raise InputError("the people index is partial: save it once indexing has finished")
+    path = index_file(path, default_suffix)
+    try:
+        INDEX_WRITERS[path.suffix.lower()](path, index)
+    except OSError as error:
+        raise InputError(f"cannot write '{path}': {error.strerror or error}") from error
+    return path
+
+
 def render_html(index: VideoIndex) -> str:
     rows = "\n".join(_person_row(person, index.duration) for person in index.people)
     known = sum(person.known for person in index.people)
