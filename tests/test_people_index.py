@@ -36,7 +36,9 @@ def test_an_unknown_track_that_looks_like_a_known_person_joins_them_but_names_ne
         frames[i] = [face(3, near(ada, 40 + i), None, 0.2), face(4, near(bob, 60 + i), "Bob", 0.6)]
     indexer = PeopleIndexer(1 / FPS, threshold=0.5)
     feed(indexer, frames)
-    assert [(p.label, p.tracks) for p in indexer.people()] == [("Ada", (1, 3)), ("Bob", (2, 4))]
+    people = indexer.people()
+    assert [(p.label, p.tracks) for p in people] == [("Ada", (1, 3)), ("Bob", (2, 4))]
+    assert people[0].mean_score == pytest.approx(0.6)  # her name's score, not the turned track's best to anyone
 
     twin = {i: [face(5, near(ada, i), "Ada", 0.6), face(6, near(ada, 80 + i), None, 0.2)] for i in range(10)}
     indexer = PeopleIndexer(1 / FPS, threshold=0.5)

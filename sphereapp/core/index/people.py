@@ -161,45 +161,58 @@ class PeopleIndexer:
 
     def _group(self, named: list[tuple[str, list[int]]], unknown: list[int]) -> list[tuple[str | None, list[int]]]:
         """Named groups and unknown tracks joined by greedy average-link clustering of track means; never two
-        names, never tracks seen in one frame."""
+        names, never tracks seen in one frame. Group-to-group sums of track similarities and "on screen together"
+        flags are kept as matrices and updated at each merge."""
         groups = named + [(None, [key]) for key in sorted(unknown, key=lambda k: self._tracks[k].first)]
-        keys = [key for _, group in groups for key in group]
         if not unknown or len(groups) < 2:
             return groups
+        keys = [key for _, group in groups for key in group]
+        membership = np.zeros((len(keys), len(groups)))
+        membership[np.arange(len(keys)), [g for g, (_, group) in enumerate(groups) for _ in group]] = 1.0
         means = np.stack([self._tracks[k].mean() for k in keys])
-        position = {key: i for i, key in enumerate(keys)}
-        similarity = means @ means.T
-        while True:
-            best, pair = self.threshold, None
-            for a in range(len(groups)):
-                for b in range(a + 1, len(groups)):
-                    (name_a, first), (name_b, second) = groups[a], groups[b]
-                    if name_a is not None and name_b is not None:
-                        continue
-                    rows = [position[k] for k in first]
-                    cols = [position[k] for k in second]
-                    link = float(similarity[np.ix_(rows, cols)].mean())
-                    if link >= best and not self._together(first, second):
-                        best, pair = link, (a, b)
-            if pair is None:
-                return groups
-            a, b = pair
-            name_b, second = groups.pop(b)
-            groups[a] = (groups[a][0] or name_b, groups[a][1] + second)
+        sums = membership.T @ (means @ means.T) @ membership  # (G, G) sums of track-pair cosines
+        together = membership.T @ self._overlaps(keys) @ membership > 0
+        sizes = membership.sum(axis=0)
+        is_named = np.array([name is not None for name, _ in groups])
+        while len(groups) > 1:
+            links = sums / np.outer(sizes, sizes)
+            allowed = np.triu(~together & ~np.outer(is_named, is_named), k=1)
+            links = np.where(allowed, links, -np.inf)
+            a, b = np.unravel_index(np.argmax(links), links.shape)
+            if links[a, b] < self.threshold:
+                break
+            sums[a] += sums[b]
+            sums[:, a] += sums[:, b]
+            together[a] |= together[b]
+            together[:, a] |= together[:, b]
+            sizes[a] += sizes[b]
+            is_named[a] |= is_named[b]
+            (name_a, first), (name_b, second) = groups[a], groups.pop(b)
+            groups[a] = (name_a or name_b, first + second)
+            sums, together = (np.delete(np.delete(m, b, 0), b, 1) for m in (sums, together))
+            sizes, is_named = np.delete(sizes, b), np.delete(is_named, b)
+        return groups
 
-    def _together(self, first: list[int], second: list[int]) -> bool:
-        """Whether a track of one group is on screen in the same frame as a track of the other."""
-        frames = set().union(*(self._tracks[k].frames for k in first))
-        return any(frames & self._tracks[k].frames for k in second)
+    def _overlaps(self, keys: list[int]) -> np.ndarray:
+        """(K, K) 1.0 where two of the tracks are on screen in the same frame."""
+        overlaps = np.zeros((len(keys), len(keys)))
+        for i, first in enumerate(keys):
+            for j in range(i + 1, len(keys)):
+                if self._tracks[first].frames & self._tracks[keys[j]].frames:
+                    overlaps[i, j] = overlaps[j, i] = 1.0
+        return overlaps
 
     def _person(self, label: str, name: str | None, keys: list[int]) -> Person:
         tracks = [self._tracks[k] for k in keys]
         times = sorted(t for track in tracks for t in track.times)
         frames = set().union(*(track.frames for track in tracks))
         best = max(tracks, key=lambda track: track.best_quality)
+        # a known person's score is their name's, from the tracks that carried it (an unknown track's is its best
+        # score to anyone)
+        scored = [track for track in tracks if track.name() == name] or tracks
         total = sum(track.embedding_sum for track in tracks)
         return Person(label=label, name=name, seconds=len(frames) * self.frame_duration, faces=len(times),
-                      mean_score=float(np.mean([s for track in tracks for s in track.scores])),
+                      mean_score=float(np.mean([s for track in scored for s in track.scores])),
                       appearances=self._appearances(times), thumbnail=best.thumbnail, tracks=tuple(sorted(keys)),
                       embedding=(total / np.linalg.norm(total)).astype(np.float32))
 
