@@ -33,11 +33,16 @@ def cut_clip(source: Path, target: Path, start_frame: int, seconds: float) -> No
         start = start_frame / float(src.streams.video[0].average_rate)
         streams = [s for s in src.streams if s.type in ("video", "audio")]
         mapping = {s.index: dst.add_stream_from_template(s) for s in streams}
+        first_video = True
         for packet in src.demux(streams):
             if packet.dts is None or packet.pts is None:
                 continue
             if not start - 1e-3 <= float(packet.pts * packet.time_base) < start + seconds - 1e-3:
                 continue
+            if packet.stream.type == "video" and first_video:
+                if not packet.is_keyframe:
+                    raise SystemExit(f"frame {start_frame} of {source.name} is not a keyframe: pick one that is")
+                first_video = False
             shift = round(start / packet.time_base)
             packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
             packet.stream = mapping[packet.stream.index]

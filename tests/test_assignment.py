@@ -49,6 +49,6 @@ def test_a_known_matching_and_bad_input():
 
 
 def test_the_run_command_does_not_import_scipys_optimize_package():
-    code = ("import sys\nimport sphereapp.core.drivers.file, sphereapp.core.recognition.tracking\n"
+    code = ("import sys\nimport sphereapp.cli, sphereapp.commands, sphereapp.core.drivers.file\n"
             "assert 'scipy.optimize' not in sys.modules, 'scipy.optimize was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from sphereapp.core.errors import InputError
 from sphereapp.core.vision.device import describe_device, resolve_device
-from sphereapp.core.vision.modelfile import ModelInfo, load_embedder, save_embedder
+from sphereapp.core.vision.modelfile import TORCH_SUFFIXES, ModelInfo, load_embedder, save_embedder
 from sphereapp.core.vision.models import build_model, normalize_input
 from training.augment import BatchAugmenter
 from training.checkpoint import (
@@ -189,7 +189,8 @@ class _Run:
         self.trainee = self.trainee.to(self.device)
         if config.channels_last:
             self.trainee = self.trainee.to(memory_format=torch.channels_last)
-        self.average = WeightAverage(self.trainee.backbone, config.ema_decay) if config.ema_decay else None
+        self.average = (WeightAverage(self.trainee.backbone, config.ema_decay)  # kept where it is evaluated and saved
+                        if config.ema_decay and self.process.is_main else None)
         self.optimizer = _sgd(self.trainee, config)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: lr_factor(config.schedule, config.iterations, it))
@@ -457,7 +458,7 @@ def _initial_states(config: TrainConfig) -> dict[str, dict | None]:
 
 def _fit_checkpoint(path: Path) -> dict | None:
     """What a fit checkpoint holds; None for a model file (.safetensors, or a .pt/.pth state dict)."""
-    if path.suffix not in (".pt", ".pth"):
+    if path.suffix not in TORCH_SUFFIXES:
         return None
     contents = load_checkpoint(path, purpose=f"init '{path}'")
     return contents if isinstance(contents, dict) and {"iteration", "config", "model"} <= contents.keys() else None

@@ -1,8 +1,8 @@
 """An exponential moving average of a network's weights, the copy to evaluate and ship.
 
-Polyak averaging (Polyak & Juditsky 1992) as timm's ModelEmaV3 and arcface_torch do it: after each step
-avg <- decay * avg + (1 - decay) * weights, with decay warmed up as min(decay, (1 + n) / (10 + n)) over the n
-updates so far, so that a run from random weights does not drag its start along.
+After each step avg <- decay * avg + (1 - decay) * weights, with the decay warmed up as
+min(decay, (1 + n) / (10 + n)) over the n updates so far (TensorFlow's ExponentialMovingAverage with num_updates),
+so that a run from random weights does not drag its start along.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class WeightAverage:
         self.updates += 1
 
     def state_dict(self) -> dict:
-        return {"weights": self.network.state_dict(), "updates": self.updates, "decay": self.decay}
+        return {"weights": self.network.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
         self.network.load_state_dict(state["weights"])

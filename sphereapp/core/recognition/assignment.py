@@ -13,7 +13,8 @@ import numpy as np
 
 def linear_sum_assignment(cost: np.ndarray, maximize: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of a complete matching of min(rows, columns) pairs with the least (or greatest) total
-    cost; rows in increasing order, as `scipy.optimize.linear_sum_assignment` returns them."""
+    cost; rows in increasing order, as `scipy.optimize.linear_sum_assignment` returns them. Unlike SciPy's,
+    infinite costs (SciPy's "not allowed") are refused: callers mark such pairs with a large finite cost."""
     cost = np.asarray(cost, np.float64)
     if cost.ndim != 2:
         raise ValueError(f"expected a 2-d cost matrix, got shape {cost.shape}")

@@ -63,6 +63,8 @@ def integral(images: torch.Tensor) -> torch.Tensor:
     """(B, H+1, W+1, 3) integer sums of the pixels of (B, H, W, 3) uint8 `images` above and left of each position
     (zeros on the first row and column), for exact area sums: int32 (half the memory traffic of int64 or float64)
     whenever the sum of a whole image fits."""
+    if images.dtype != torch.uint8:
+        raise ValueError(f"integral() sums uint8 images, not {images.dtype}")
     batch, height, width, channels = images.shape
     dtype = torch.int32 if height * width * 255 <= torch.iinfo(torch.int32).max else torch.int64
     summed = torch.zeros((batch, height + 1, width + 1, channels), dtype=dtype, device=images.device)

@@ -10,7 +10,8 @@ _BUILDERS: dict[str, ModelBuilder] = {}
 
 
 def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Decorator: make `builder(**kwargs) -> nn.Module` available to `build_model(name)`."""
+    """Decorator: make `builder(**kwargs) -> nn.Module` available to `build_model(name)`. Builders take
+    `embedding_size` and `initialise` (False: skip the initial fillers, the weights are loaded next)."""
 
     def register(builder: ModelBuilder) -> ModelBuilder:
         if name in _BUILDERS:

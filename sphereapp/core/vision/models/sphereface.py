@@ -75,7 +75,7 @@ class SphereFaceNet(nn.Module):
     """SphereFace-`depth` (4/20/36/64): float (N,3,112,96) normalised crops -> (N, embedding_size), not normalised.
 
     `initialise=False` skips the prototxt's fillers, for a network whose weights are loaded next (on the "meta"
-    device a Gaussian filler would also import torch's compiler, seconds of start-up).
+    device a Gaussian filler would also import torch's compiler at start-up).
     """
 
     def __init__(self, depth: int, embedding_size: int = 512, initialise: bool = True):
