@@ -1,5 +1,7 @@
 """The "People in this video" panel: strip geometry and clicks, rows, and in the app (offscreen) indexing in the
-background with Cancel, seeking from a strip, and "Enrol as…" re-labelling the index row and the live video.
+background with Cancel, seeking from a strip, and "Enrol as…" re-labelling the index row and the live video; a
+cancelled re-index showing the finished index again, and a row's menu or name dialog outliving the rows a snapshot
+replaces.
 
 The panel's own tests use an index made from fake faces (index_samples.sample_index); the app's index the
 12-frame short_clip with the untrained SphereFace-4 (mechanics only, never recognition quality).
@@ -9,11 +11,14 @@ from dataclasses import replace
 from functools import partial
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
 
 from sphereapp.core.drivers.index import index_video
 from sphereapp.core.identities.store import GalleryStore
+from sphereapp.core.index.naming import name_person
 from sphereapp.core.index.people import Appearance
 from sphereapp.core.index.report import read_index
 from sphereapp.gui import people_indexer
@@ -211,6 +216,18 @@ def test_a_target_that_cannot_be_written_is_a_warning_and_leaves_no_file(qtbot, 
     assert list(out_dir.iterdir()) == [folder]
 
 
+def enrol_dialog(window) -> QInputDialog | None:
+    """The open "Enrol as…" name dialog."""
+    return next((dialog for dialog in window.findChildren(QInputDialog) if dialog.isVisible()), None)
+
+
+def answer_enrol_dialog(qtbot, window, name: str) -> None:
+    qtbot.waitUntil(lambda: enrol_dialog(window) is not None, timeout=WAIT_MS)
+    dialog = enrol_dialog(window)
+    dialog.setTextValue(name)
+    dialog.accept()
+
+
 def index_clip(qtbot, window) -> None:
     window.index_action.trigger()
     assert window.people_dock.isVisible() and window.people_panel.progress.isVisible()
@@ -218,7 +235,7 @@ def index_clip(qtbot, window) -> None:
 
 
 def test_indexing_fills_the_panel_a_strip_seeks_and_enrol_as_names_the_row_and_the_video(qtbot, window, short_clip,
-                                                                                          gallery_path, monkeypatch):
+                                                                                          gallery_path):
     open_clip(qtbot, window, short_clip)
     assert not window.people_dock.isVisible()  # shown when asked for
     index_clip(qtbot, window)
@@ -234,8 +251,8 @@ def test_indexing_fills_the_panel_a_strip_seeks_and_enrol_as_names_the_row_and_t
     assert window.player.index == round(middle * window.player.fps) > 0
     assert strip.position == pytest.approx(window.player.overlay.frame.time)
 
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *args, **kwargs: ("Walker", True)))
     panel.rows[0].enrol_button.click()
+    answer_enrol_dialog(qtbot, window, "Walker")
     qtbot.waitUntil(lambda: window.gallery_panel.names() == ["Walker"], timeout=WAIT_MS)
     assert [row.name.text() for row in panel.rows][0] == "Walker" and panel.index.people[0].known
     assert not panel.rows[0].enrol_button.isVisible()
@@ -250,6 +267,7 @@ def test_indexing_fills_the_panel_a_strip_seeks_and_enrol_as_names_the_row_and_t
 
     if len(panel.rows) > 1:  # a name the index already has is refused before anything is stored
         panel.rows[1].enrol_button.click()
+        answer_enrol_dialog(qtbot, window, "Walker")
         (box,) = [box for box in window.findChildren(QMessageBox) if box.isVisible()]
         assert box.windowTitle() == "Cannot enrol" and "already one of the people" in box.text()
         assert window.gallery_panel.names() == ["Walker"] and panel.rows[1].name.text() == "Unknown 2"
@@ -310,3 +328,154 @@ def test_rows_appear_while_indexing_runs_stay_after_cancel_and_the_final_index_e
     assert not panel.index.partial and len(panel.rows) == shown[-1][1]  # the last snapshot had everyone
     assert all(row.enrol_button.isEnabled() for row in panel.rows)
     assert panel.summary.text().startswith(f"{len(panel.rows)} ")
+
+    # Indexing again, cancelled once its first snapshot with rows shows: the finished index comes back, enrollable.
+    finished_index, finished_rows = panel.index, [row.name.text() for row in panel.rows]
+    shown.clear()
+    finished.clear()
+    window.indexing.people.connect(cancel_once_rows_show)
+    window.index_action.trigger()
+    qtbot.waitUntil(lambda: not panel.progress.isVisible(), timeout=120_000)
+    assert any(rows for _, rows, _, _, _ in shown) and all(is_shown for is_shown, _, _, _, _ in shown)
+    assert not finished  # cancelled
+    assert panel.index is finished_index and [row.name.text() for row in panel.rows] == finished_rows
+    assert all(row.enrol_button.isEnabled() for row in panel.rows) and panel.save_button.isEnabled()
+    assert panel.summary.text().startswith(f"{len(panel.rows)} ")
+    assert window.statusBar().currentMessage() == ("Indexing cancelled: the panel shows the finished index it had "
+                                                    "before again")
+
+
+def snapshot(index, until: float = 3.0, **changes):
+    """A partial index of indexing (again) with the same people objects, or `changes` (e.g. another video)."""
+    return replace(index, indexed_until=until, **changes)
+
+
+def test_the_panel_keeps_the_last_finished_index_of_the_video_only(qtbot, panel):
+    final = sample_index()
+    panel.set_index(final)
+    panel.set_busy(True)  # indexing again
+    panel.set_index(snapshot(final))
+    assert panel.index.partial and not panel.save_button.isEnabled()
+    assert not any(row.enrol_button.isEnabled() for row in panel.rows)
+    assert panel.restore_finished() and panel.index is final
+    panel.set_busy(False)
+    assert panel.summary.text().startswith("2 people") and panel.save_button.isEnabled()
+    assert panel.rows[1].enrol_button.isEnabled()
+    assert not panel.restore_finished() and panel.index is final  # nothing partial to replace
+
+    panel.set_index(snapshot(final, video="other.mp4"))  # another video's snapshot: the old rows never come back
+    assert not panel.restore_finished() and panel.index.video == "other.mp4" and panel.last_finished is None
+    panel.set_index(final)
+    panel.set_index(None)  # a video opened: forgotten, even for a snapshot naming the same file
+    panel.set_index(snapshot(final))
+    assert not panel.restore_finished() and panel.index.partial
+
+
+def test_cancel_or_failure_of_indexing_again_shows_the_finished_index_and_a_new_video_forgets_it(
+        qtbot, bare_window, short_clip):
+    window, panel = bare_window, bare_window.people_panel
+    final = replace(sample_index(), video=str(short_clip))
+    window.indexing.finished.emit(final, window._recognition)
+    panel.set_busy(True)  # what Index again does (this window has no model to index with)
+    window.indexing.people.emit(snapshot(final))
+    assert panel.index.partial and not panel.save_button.isEnabled()
+    window.indexing.cancelled.emit()
+    assert panel.index is final and not panel.progress.isVisible()
+    assert panel.save_button.isEnabled() and panel.rows[1].enrol_button.isEnabled()
+    assert window.statusBar().currentMessage() == ("Indexing cancelled: the panel shows the finished index it had "
+                                                    "before again")
+
+    panel.set_busy(True)
+    window.indexing.people.emit(snapshot(final))
+    window.indexing.failed.emit("cannot read frame 7")
+    assert panel.index is final and panel.save_button.isEnabled()
+    (box,) = visible_boxes(window)
+    assert box.text() == "cannot read frame 7\nThe panel shows the finished index it had before again."
+    box.close()
+
+    open_clip(qtbot, window, short_clip, recognised=False)  # opened again: the index is forgotten
+    assert panel.index is None
+    panel.set_busy(True)
+    window.indexing.people.emit(snapshot(final, 1.0))
+    window.indexing.cancelled.emit()
+    assert panel.index.partial and panel.index.indexed_until == 1.0 and not panel.save_button.isEnabled()
+    assert window.statusBar().currentMessage().startswith("Indexing cancelled: the panel keeps the people of the first")
+
+
+def open_row_menu(qtbot, row):
+    """Right-click the row; returns the menu that pops up."""
+    QApplication.sendEvent(row, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, QPoint(5, 5),
+                                                  row.mapToGlobal(QPoint(5, 5))))
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None, timeout=WAIT_MS)
+    return QApplication.activePopupWidget()
+
+
+def menu_action(menu, text: str):
+    (action,) = [action for action in menu.actions() if action.text() == text]
+    return action
+
+
+def test_a_rows_menu_stays_open_and_safe_while_a_snapshot_replaces_the_rows(qtbot, panel):
+    final = sample_index()
+    panel.set_index(final)
+    row = panel.rows[1]  # Unknown 1: at 0 s and 4 s
+    menu = open_row_menu(qtbot, row)
+    assert menu_action(menu, "Enrol as\u2026").isEnabled()
+    panel.set_busy(True)  # indexing again: its first snapshot replaces the rows under the open menu
+    panel.set_index(snapshot(final))
+    qtbot.waitUntil(lambda: not shiboken6.isValid(row), timeout=WAIT_MS)  # the row is gone
+    assert shiboken6.isValid(menu) and menu.isVisible() and QApplication.activePopupWidget() is menu
+    enrol = menu_action(menu, "Enrol as\u2026")
+    assert not enrol.isEnabled()  # about rows that are gone: refused
+    enrol.setEnabled(True)  # even when triggered
+    with qtbot.assertNotEmitted(panel.enrolRequested):
+        enrol.trigger()
+    with qtbot.waitSignal(panel.seekRequested) as sought:  # going to the first appearance still works
+        menu_action(menu, "Go to first appearance").trigger()
+    assert sought.args == [0.0]
+    menu.close()
+
+    menu = open_row_menu(qtbot, panel.rows[1])  # a partial row's menu: Enrol disabled, and stays so
+    assert not menu_action(menu, "Enrol as\u2026").isEnabled()
+    panel.set_busy(False)
+    panel.set_index(final)  # the final index arrives while it is open
+    assert menu.isVisible() and not menu_action(menu, "Enrol as\u2026").isEnabled()
+    menu.close()
+    menu = open_row_menu(qtbot, panel.rows[1])
+    with qtbot.waitSignal(panel.enrolRequested) as asked:
+        menu_action(menu, "Enrol as\u2026").trigger()
+    assert asked.args == ["Unknown 1"]
+
+
+def test_enrol_as_refuses_a_person_whose_row_was_replaced_while_the_name_was_asked(qtbot, bare_window, monkeypatch):
+    window, panel = bare_window, bare_window.people_panel
+    enrolments = []
+    monkeypatch.setattr(window.indexing, "enrol", lambda index, person, name, *_: enrolments.append(
+        (index, person.label, name)))
+    final = sample_index()
+    window.indexing.finished.emit(final, window._recognition)
+    panel.set_busy(True)  # indexing again: the finished index shows, enrollable, until the first snapshot
+    row = panel.rows[1]
+    row.enrol_button.click()
+    qtbot.waitUntil(lambda: enrol_dialog(window) is not None, timeout=WAIT_MS)
+    window.indexing.people.emit(snapshot(final))  # the first snapshot, while the name is asked
+    qtbot.waitUntil(lambda: not shiboken6.isValid(row), timeout=WAIT_MS)
+    window.indexing.finished.emit(sample_index(), window._recognition)  # and the final index: other people objects
+    answer_enrol_dialog(qtbot, window, "Walker")
+    (box,) = visible_boxes(window)
+    assert box.windowTitle() == "Cannot enrol" and box.text().startswith("Nothing was enrolled: the people list "
+                                                                          "changed while the name was asked")
+    assert not enrolments and [row.name.text() for row in panel.rows] == ["Ada", "Unknown 1"]
+    box.close()
+
+    panel.set_index(snapshot(panel.index))
+    window.ask_enrol_person("Unknown 1")  # from a partial index: no dialog at all
+    assert enrol_dialog(window) is None
+    panel.set_index(final)
+
+    panel.rows[1].enrol_button.click()  # a row renamed meanwhile (another enrolment ended) is the same person
+    qtbot.waitUntil(lambda: enrol_dialog(window) is not None, timeout=WAIT_MS)
+    renamed = name_person(final, "Ada", "Ada L")
+    panel.set_index(renamed)
+    answer_enrol_dialog(qtbot, window, "Walker")
+    assert enrolments == [(renamed, "Unknown 1", "Walker")] and not visible_boxes(window)

@@ -39,6 +39,7 @@ from sphereapp import __version__
 from sphereapp.core.errors import InputError
 from sphereapp.core.identities.photos import IMAGE_SUFFIXES, enrols, photo_files
 from sphereapp.core.index.naming import name_person
+from sphereapp.core.index.people import Person
 from sphereapp.core.index.report import VideoIndex, write_index
 from sphereapp.core.media.video import VideoInfo
 from sphereapp.gui.engine import Engine, FaceChoice, ModelStatus
@@ -391,24 +392,47 @@ class MainWindow(QMainWindow):
                                      f"{len(index.people) - known} unknown)", 8000)
 
     def _index_cancelled(self) -> None:
-        """The panel keeps what it shows: the people found before Cancel (a partial index), or what it had before."""
+        """The panel shows the video's finished index again when it had one (indexing again was cancelled), else
+        it keeps what it shows: the people found before Cancel (a partial index), or nothing."""
+        restored = self.people_panel.restore_finished()
         self.people_panel.set_busy(False)
         index = self.people_panel.index
-        partial = index is not None and index.partial
-        kept = f": the panel keeps the people of the {indexed_part(index)}" if partial else ""
+        if restored:
+            kept = ": the panel shows the finished index it had before again"
+        elif index is not None and index.partial:
+            kept = f": the panel keeps the people of the {indexed_part(index)}"
+        else:
+            kept = ""
         self.statusBar().showMessage(f"Indexing cancelled{kept}", 5000)
 
     def _index_failed(self, message: str) -> None:
+        """As Cancel: the finished index the panel had comes back."""
+        restored = self.people_panel.restore_finished()
         self.people_panel.set_busy(False)
-        self._warn("Cannot index the video", message)
+        again = "\nThe panel shows the finished index it had before again." if restored else ""
+        self._warn("Cannot index the video", message + again)
 
     def ask_enrol_person(self, label: str) -> None:
-        """People panel ▸ Enrol as…: ask for a name, then enrol that person's best face into the gallery."""
+        """People panel ▸ Enrol as…: ask for a name (a dialog without a loop of its own: the row that asked may be
+        replaced by a snapshot while it is open), then enrol that person's best face into the gallery."""
         index, person = self.people_panel.index, self.people_panel.person(label)
-        if index is None or person is None:
+        if index is None or index.partial or person is None or person.known:
             return
-        name, ok = QInputDialog.getText(self, f"Enrol {label}", "Name of the person:")
-        if not ok:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(f"Enrol {label}")
+        dialog.setLabelText("Name of the person:")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.textValueSelected.connect(lambda name: self._enrol_person(person, name))
+        dialog.open()
+
+    def _enrol_person(self, person: Person, name: str) -> None:
+        """The name is given: enrol `person` if the panel still shows them in a finished index (indexing again may
+        have replaced the rows while the name was asked: their labels may be other people now)."""
+        index, label = self.people_panel.index, person.label
+        if index is None or index.partial or self.people_panel.person(label) is not person:
+            self._warn("Cannot enrol", f"Nothing was enrolled: the people list changed while the name was asked, "
+                       f"and '{label}' may be someone else now. Choose Enrol as\u2026 again once indexing has "
+                       "finished.")
             return
         try:
             name_person(index, label, name)  # the index must take the name: checked before anything is stored
@@ -418,10 +442,14 @@ class MainWindow(QMainWindow):
         self.indexing.enrol(index, person, name.strip(), self.gallery_path, self._index_recognition)
 
     def _person_enrolled(self, request: EnrolRequest, name: str, hints: list[str]) -> None:
-        """The gallery file has the person now: the index row takes the name and the engine reads the gallery again
-        (the video is labelled with it from the shown frame on)."""
-        if self.people_panel.index is request.index:
-            self.people_panel.set_index(name_person(request.index, request.person.label, name))
+        """The gallery file has the person now: the index row takes the name (while the panel shows them) and the
+        engine reads the gallery again (the video is labelled with it from the shown frame on)."""
+        shown, label = self.people_panel.index, request.person.label
+        if shown is not None and not shown.partial and self.people_panel.person(label) is request.person:
+            try:
+                self.people_panel.set_index(name_person(shown, label, name))
+            except InputError:  # another row took that name meanwhile: the gallery has it, the row stays as it was
+                pass
         self.engine.open_gallery(self.gallery_path)
         self._enrolled(name, hints)
 

@@ -1,7 +1,11 @@
 """The "People in this video" panel: a row per person of the video's index (best face, name or "Unknown N", screen
 time, a timeline strip), the indexing progress with Cancel, "Enrol as…" on unknown people, and "Save…" for the
 index as a file. While indexing runs it shows the people found so far (a partial index) with "Enrol as…" and
-"Save…" disabled: their grouping may still change.
+"Save…" disabled: their grouping may still change. It keeps the last finished index of the video, to show again
+when indexing it again is cancelled or fails.
+
+Each snapshot replaces the rows, so nothing modal hangs off a row: a row's context menu belongs to the panel and
+pops up without a loop of its own, and an "Enrol as…" it offered is disabled once the rows it was opened on are gone.
 
 It shows what it is given and says what the user asked for through signals; the window does the work.
 """
@@ -10,9 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QContextMenuEvent, QMouseEvent, QPalette, QPixmap
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QContextMenuEvent, QMouseEvent, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -41,6 +46,7 @@ UNKNOWN_COLOR = (150, 150, 150)  # the strip of an unknown person (as their grey
 HINT = ("Index people finds everyone in this video: gallery people by name, the others grouped as Unknown 1, 2, \u2026 "
         "with their screen time. It reads the whole video in the background, listing people as it finds them; "
         "playback goes on meanwhile.")
+STALE_ENROL_TIP = "The list changed while this menu was open: open the person's menu again"
 SAVE_TIP = ("Save the index: a report page (.html), the index for 'sphereapp gallery add-from-index' (.json) or the "
             "appearances (.csv)")
 
@@ -74,15 +80,18 @@ def face_pixmap(person: Person) -> QPixmap:
 
 class PersonRow(QFrame):
     """One person: face, name, screen time, strip, and "Enrol as…" when unknown (disabled unless `can_enrol`). A
-    click on the row shows their first appearance, a click on the strip that moment."""
+    click on the row shows their first appearance, a click on the strip that moment; a right-click asks the panel
+    for the person's menu (the row may be replaced while it is open)."""
 
     seekRequested = Signal(float)
     enrolRequested = Signal(str)  # the person's label
+    menuRequested = Signal(QPoint)  # global position
 
     def __init__(self, person: Person, duration: float, color: Color, can_enrol: bool,
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.person = person
+        self.can_enrol = can_enrol
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip(f"{person.label}: first seen at {format_time(person.appearances[0].start)}, "
@@ -114,13 +123,15 @@ class PersonRow(QFrame):
         size_policy = self.enrol_button.sizePolicy()
         size_policy.setRetainSizeWhenHidden(True)  # known rows keep the space: every strip ends at the same x
         self.enrol_button.setSizePolicy(size_policy)
-        self.enrol_button.setVisible(not person.known)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 3, 6, 3)
         layout.addWidget(self.face)
         layout.addWidget(info)
         layout.addWidget(self.strip, 1)
         layout.addWidget(self.enrol_button)
+        # Once it has a parent: shown without one, it would be a window of its own for a moment, and a new window
+        # closes any open menu (a row's, when a snapshot arrives).
+        self.enrol_button.setVisible(not person.known)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -130,12 +141,8 @@ class PersonRow(QFrame):
             super().mousePressEvent(event)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
-        menu = QMenu(self)
-        menu.addAction("Go to first appearance", lambda: self.seekRequested.emit(self.person.appearances[0].start))
-        if not self.person.known:
-            enrol = menu.addAction("Enrol as\u2026", lambda: self.enrolRequested.emit(self.person.label))
-            enrol.setEnabled(self.enrol_button.isEnabled())
-        menu.exec(event.globalPos())
+        self.menuRequested.emit(event.globalPos())
+        event.accept()
 
 
 class PeoplePanel(QWidget):
@@ -150,7 +157,10 @@ class PeoplePanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.index: VideoIndex | None = None
+        self.last_finished: VideoIndex | None = None  # of the shown video: what Cancel of indexing again shows
         self.rows: list[PersonRow] = []
+        self.menu = QMenu(self)  # a row's menu: the panel's, so that it outlives the rows a snapshot replaces
+        self._menu_enrol: QAction | None = None  # its "Enrol as…"
         self._colors: dict[str, Color] = {}  # gallery name -> colour
         self._position: float | None = None
         self._started = 0.0
@@ -161,8 +171,8 @@ class PeoplePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop indexing; the panel keeps what it shows (the people found so far, "
-                                      "marked partial)")
+        self.cancel_button.setToolTip("Stop indexing; the panel shows the finished index it had again, or else "
+                                      "keeps the people found so far (marked partial)")
         self.cancel_button.clicked.connect(self._cancel)
         self.index_button = QPushButton("Index people")
         self.index_button.setToolTip("Find everyone in this video (Ctrl+I)")
@@ -196,9 +206,16 @@ class PeoplePanel(QWidget):
     # -- what the window shows -----------------------------------------------------------------------------------
 
     def set_index(self, index: VideoIndex | None) -> None:
-        """Show the people of an index (None: no index yet); a partial one while indexing runs leaves the progress
-        in the summary."""
+        """Show the people of an index (None: no index yet, e.g. of a video just opened); a partial one while
+        indexing runs leaves the progress in the summary. A finished one is kept for `restore_finished`."""
         self.index = index
+        if index is None or (self.last_finished is not None and self.last_finished.video != index.video):
+            self.last_finished = None  # another video's: never shown again
+        if index is not None and not index.partial:
+            self.last_finished = index
+        if self._menu_enrol is not None:  # an open menu's "Enrol as…" was about rows that are gone now
+            self._menu_enrol.setEnabled(False)
+            self._menu_enrol.setToolTip(STALE_ENROL_TIP)
         for row in self.rows:
             self._rows_layout.removeWidget(row)
             row.deleteLater()
@@ -208,6 +225,7 @@ class PeoplePanel(QWidget):
             row.strip.set_position(self._position)
             row.seekRequested.connect(self.seekRequested)
             row.enrolRequested.connect(self.enrolRequested)
+            row.menuRequested.connect(partial(self._open_menu, index, person, row.can_enrol))
             self._rows_layout.insertWidget(len(self.rows), row)
             self.rows.append(row)
         self.hint.setVisible(index is None)
@@ -219,6 +237,15 @@ class PeoplePanel(QWidget):
                                     "Once indexing has finished: until then the index covers part of the video")
         if not self._busy:
             self._show_summary()
+
+    def restore_finished(self) -> bool:
+        """Show the last finished index of this video again in place of a partial one (indexing it again was
+        cancelled or failed); whether it did."""
+        finished = self.last_finished
+        if self.index is None or not self.index.partial or finished is None or finished.video != self.index.video:
+            return False
+        self.set_index(finished)
+        return True
 
     def person(self, label: str) -> Person | None:
         """The shown person labelled `label`."""
@@ -274,6 +301,23 @@ class PeoplePanel(QWidget):
         if not person.known:
             return UNKNOWN_COLOR
         return self._colors.get(person.label) or identity_color(person.label)
+
+    def _open_menu(self, index: VideoIndex, person: Person, can_enrol: bool, position: QPoint) -> None:
+        """A row's menu, shown without a loop of its own: the row's handler returns at once, and a snapshot that
+        replaces the rows meanwhile leaves the menu open."""
+        self._menu_enrol = None
+        self.menu.clear()
+        start = person.appearances[0].start
+        self.menu.addAction("Go to first appearance", lambda: self.seekRequested.emit(start))
+        if not person.known:
+            self._menu_enrol = self.menu.addAction("Enrol as\u2026", lambda: self._enrol_from_menu(index, person))
+            self._menu_enrol.setEnabled(can_enrol)
+        self.menu.popup(position)
+
+    def _enrol_from_menu(self, index: VideoIndex, person: Person) -> None:
+        """Only while the rows the menu was opened on are still shown (a re-index may have replaced them)."""
+        if self.index is index and not index.partial:
+            self.enrolRequested.emit(person.label)
 
     def _cancel(self) -> None:
         self.cancel_button.setEnabled(False)
