@@ -16,7 +16,7 @@ from sphereapp.core.errors import InputError
 from sphereapp.core.identities.enrol import Enroller, add_enrolment, open_gallery
 from sphereapp.core.identities.gallery import Gallery
 from sphereapp.core.identities.store import GalleryStore, default_gallery_path
-from sphereapp.core.index.report import decode_data_uri, find_person, read_index, write_csv, write_html, write_json
+from sphereapp.core.index.report import INDEX_WRITERS, decode_data_uri, find_person, read_index
 from sphereapp.core.locations import shipped_path, user_models_dir
 from sphereapp.core.media.video import probe
 from sphereapp.core.recognition.recognizer import Recognizer
@@ -144,9 +144,8 @@ def index(args: argparse.Namespace) -> int:
               leave=False) as bar:
         result = index_video(args.video, recognizer, model_name=components.model_name, speed=speed,
                              batch_size=args.batch_size, progress=lambda done, _total: bar.update(done - bar.n))
-    writers = {"json": write_json, "html": write_html, "csv": write_csv}
     for kind, path in outputs.items():
-        writers[kind](path, result)
+        INDEX_WRITERS[f".{kind}"](path, result)
         log.info("wrote %s", path)
     known = sum(person.known for person in result.people)
     print(f"{Path(args.video).name}: {len(result.people)} people ({known} known, {len(result.people) - known} "
