@@ -16,17 +16,16 @@ from sphereapp.core.vision.detect import FaceDetector
 from training.evaluation import evaluate_pairs
 from training.evaluation.lfw import read_lfw_pairs
 from training.prepare import aligned_crop, primary_detections
-from training.teacher import DlibTeacher, face_boxes, read_images
+from training.teacher import DlibCropTeacher, read_images
 
 
-def crop_descriptors(paths: list[Path], detector: FaceDetector, teacher: DlibTeacher) -> np.ndarray:
+def crop_descriptors(paths: list[Path], detector: FaceDetector, teacher: DlibCropTeacher) -> np.ndarray:
     """dlib descriptors of the 112x112 ArcFace crops of image files (as a bank holds them)."""
     images = read_images(paths, 2)
     faces = primary_detections(images, detector)
     crops = [aligned_crop(image, WIDE_CROP_SIZE[1]) if face is None else align_face(image, face[1], WIDE_CROP_SIZE[1])
              for image, face in zip(images, faces)]
-    boxes, _ = face_boxes(crops, np.full((len(crops), 4), np.nan, np.float32), detector)
-    return teacher.embed_images(crops, boxes)
+    return teacher.embed(np.stack(crops))
 
 
 def main() -> None:
@@ -34,7 +33,7 @@ def main() -> None:
     parser.add_argument("lfw", type=Path, help="LFW folder with pairs.txt")
     args = parser.parse_args()
     pairs = read_lfw_pairs(args.lfw / "pairs.txt")
-    detector, teacher = FaceDetector(), DlibTeacher()
+    detector, teacher = FaceDetector(), DlibCropTeacher()
     report = evaluate_pairs(pairs.pairs, pairs.same, pairs.folds,
                             lambda paths: crop_descriptors(paths, detector, teacher))
     print(f"dlib on 112x112 ArcFace crops: {100 * report.accuracy:.2f}% +- {100 * report.std:.2f}, "

@@ -1,6 +1,7 @@
 """Distillation bank: wide crops, cached views + targets, screening, selection, batches and `fit` with a bank."""
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,11 @@ from sphereapp.core.errors import InputError
 from sphereapp.core.vision.align import TEMPLATE_112x96, align_face
 from sphereapp.core.vision.modelfile import load_embedder
 from training import bank as bank_module
+from training import bank_teachers
 from training.bank import Bank, build_bank
 from training.bank_data import BankFaces, BankPlan
 from training.bank_select import Selection, screen, select
+from training.bank_teachers import add_teacher
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.cli import main
 from training.config import load_config
@@ -46,6 +49,16 @@ class ColourTeacher:
         features = np.concatenate([x.mean(axis=(1, 2)), x[:, :, :half].mean(axis=(1, 2)) - x[:, :, half:].mean(axis=(1, 2))], 1)
         out = features @ self.mixing
         return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class BalanceTeacher(ColourTeacher):
+    """A second stand-in teacher, of another size."""
+
+    name, licence, dim = "balance", "test only too", 6
+
+    def __init__(self, fail_after: int | None = None):
+        super().__init__(fail_after)
+        self.mixing = np.random.default_rng(1).normal(size=(6, self.dim)).astype(np.float32)
 
 
 def _images(folder: Path, colour: np.ndarray, count: int, rng: np.random.Generator) -> None:
@@ -222,7 +235,7 @@ def test_fit_with_a_bank_resumes_exactly_and_keeps_its_projector(built_bank, tmp
     whole = fit(config, None, tmp_path / "whole")
     fit(config, None, tmp_path / "split", stop_at=2)
     checkpoint = load_checkpoint(tmp_path / "split" / CHECKPOINT_NAME)
-    assert checkpoint["projector"]["weight"].shape == (ColourTeacher.dim, 512)
+    assert checkpoint["projector"]["colour.weight"].shape == (ColourTeacher.dim, 512)
     resumed = fit(config, None, tmp_path / "split", resume=True)
     a, _ = load_embedder(whole.model_path)
     b, _ = load_embedder(resumed.model_path)
@@ -283,8 +296,82 @@ def test_init_from_a_checkpoint_warm_starts_backbone_head_and_projector(built_ba
         fit(load_config(TINY, overrides + [f"init={str(tmp_path / 'damaged.pt')!r}"]), None, tmp_path / "fifth")
 
 
+@pytest.fixture()
+def two_teacher_bank(built_bank, tmp_path) -> Path:
+    """A copy of the bank with BalanceTeacher's targets of views 0-1 added."""
+    root = Path(shutil.copytree(built_bank, tmp_path / "two"))
+    add_teacher(root, BalanceTeacher, views=2)
+    return root
+
+
+def test_an_added_teacher_embeds_the_first_views_and_continues_after_an_interruption(built_bank, tmp_path,
+                                                                                     monkeypatch, capsys):
+    monkeypatch.setattr(bank_teachers, "CHUNK", 8)
+    root = Path(shutil.copytree(built_bank, tmp_path / "bank"))
+    with pytest.raises(KeyboardInterrupt):
+        add_teacher(root, lambda: BalanceTeacher(fail_after=2), views=2)
+    assert Bank.open(root).teachers == ["colour"]  # listed only once complete
+    teacher = BalanceTeacher()
+    add_teacher(root, lambda: teacher, views=2)
+    assert teacher.calls == 2  # 29 rows in chunks of 8: 2 of 4 were done before the interruption
+    bank = Bank.open(root)
+    assert bank.teachers == ["colour", "balance"] and bank.licence_of("balance") == "test only too"
+    first_views = np.asarray(bank.views[:, :2]).reshape(-1, 112, 112, 3)
+    np.testing.assert_allclose(np.asarray(bank.targets_of("balance")).reshape(len(first_views), -1),
+                               BalanceTeacher().embed(first_views), atol=1e-6)
+    add_teacher(root, lambda: teacher, views=2)
+    assert teacher.calls == 2 and "nothing to do" in capsys.readouterr().out
+    with pytest.raises(InputError, match="views must be 1..3"):
+        add_teacher(root, BalanceTeacher, views=4)
+    with pytest.raises(InputError, match="was built with colour"):
+        add_teacher(root, ColourTeacher, views=1)
+    with pytest.raises(InputError, match="not dlib.*bank add-teacher"):
+        bank.targets_of("dlib")
+
+
+def test_bank_faces_concatenate_each_teachers_target_of_the_view(two_teacher_bank, tmp_path):
+    bank = Bank.open(two_teacher_bank)
+    selection, _ = select(bank.rows, ["people"], ["strangers"])
+    selection.save(tmp_path / "sel.npz", {})
+    faces = BankFaces(two_teacher_bank, tmp_path / "sel.npz", ["colour", "balance"])
+    row, balance = selection.rows[1], bank.targets_of("balance")
+    _, _, mirrored = faces[1 * 3 + 1]
+    _, _, augmented = faces[1 * 3 + 2]
+    np.testing.assert_allclose(mirrored.numpy(), np.concatenate([bank.targets[row, 1], balance[row, 1]]))
+    np.testing.assert_allclose(augmented.numpy(), np.concatenate([bank.targets[row, 2], balance[row, 0]]))
+    assert faces.dims == [ColourTeacher.dim, BalanceTeacher.dim]
+    assert faces.licence == "test only: distilled from colour; test only too: distilled from balance"
+
+
+def test_fit_distils_from_two_teachers_warm_started_from_one(two_teacher_bank, tmp_path, untrained_model_file):
+    bank = Bank.open(two_teacher_bank)
+    selection, _ = select(bank.rows, ["people"], ["strangers"])
+    selection.save(tmp_path / "sel.npz", {})
+    overrides = _distill_overrides(two_teacher_bank, tmp_path / "sel.npz") + [
+        "model.backbone=sphereface4", "model.embedding_size=512"]
+    fit(load_config(TINY, overrides + [f"init={str(untrained_model_file)!r}", "iterations=1"]), None, tmp_path / "one")
+    one = load_checkpoint(tmp_path / "one" / CHECKPOINT_NAME)
+    assert list(one["projector"]) == ["colour.weight"]
+    legacy = {**one, "projector": {"weight": one["projector"]["colour.weight"]}}  # saved before several teachers
+    torch.save(legacy, tmp_path / "legacy.pt")
+    both = overrides + ["distill.teachers={colour=0.5, balance=0.5}", "optim.lr=0.0", "schedule.warmup_iters=0"]
+    for init in (tmp_path / "one" / CHECKPOINT_NAME, tmp_path / "legacy.pt"):
+        result = fit(load_config(TINY, both + [f"init={str(init)!r}", "iterations=1"]), None, tmp_path / init.stem)
+        two = load_checkpoint(tmp_path / init.stem / CHECKPOINT_NAME)
+        torch.testing.assert_close(two["projector"]["colour.weight"], one["projector"]["colour.weight"])
+        assert two["projector"]["balance.weight"].shape == (BalanceTeacher.dim, 512)
+        _, info = load_embedder(result.model_path)
+        assert "embedding distillation from colour + balance" in info.recipe
+    with pytest.raises(InputError, match="shares must be > 0"):
+        fit(load_config(TINY, overrides + ["distill.teachers={colour=1.0, balance=0.0}"]), None, tmp_path / "x")
+    with pytest.raises(InputError, match="not dlib"):
+        fit(load_config(TINY, overrides + ["distill.teachers={dlib=1.0}"]), None, tmp_path / "y")
+
+
 def test_bank_cli_errors_are_one_line(capsys, tmp_path):
     assert main(["bank", "select", str(tmp_path / "missing"), str(tmp_path / "s.npz"), "--labelled", "a"]) == 2
     assert "is not a built bank" in capsys.readouterr().err
     assert main(["bank", "build", str(tmp_path / "b"), "--source", "nameonly"]) == 2
     assert "expected NAME=DIR" in capsys.readouterr().err
+    assert main(["bank", "add-teacher", str(tmp_path / "missing")]) == 2
+    assert "is not a built bank" in capsys.readouterr().err

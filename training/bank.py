@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -114,7 +114,7 @@ def build_bank(out: str | Path, sources: dict[str, Path], teacher: Teacher, view
 
 @dataclass(frozen=True)
 class Bank:
-    """A built bank, memory-mapped: views (N, V, 112, 112, 3), targets (N, V, D), rows."""
+    """A built bank, memory-mapped: views (N, V, 112, 112, 3), its own teacher's targets (N, V, D), rows."""
 
     root: Path
     views: np.ndarray
@@ -122,6 +122,24 @@ class Bank:
     rows: list[BankRow]
     teacher: str
     licence: str
+    added_teachers: dict = field(default_factory=dict)  # {name: {"views", "dim", "licence"}} (`bank add-teacher`)
+
+    @property
+    def teachers(self) -> list[str]:
+        """Every teacher the bank holds targets of: its own first."""
+        return [self.teacher, *self.added_teachers]
+
+    def targets_of(self, teacher: str) -> np.ndarray:
+        """(N, K, D) targets of one of `teachers` (memory-mapped); K < V for an added teacher of fewer views."""
+        if teacher == self.teacher:
+            return self.targets
+        if teacher not in self.added_teachers:
+            raise InputError(f"bank '{self.root}' holds targets of {', '.join(self.teachers)}, not {teacher}: "
+                             "add it with 'sphereapp-train bank add-teacher'")
+        return np.load(self.root / teacher_file(teacher), mmap_mode="r")
+
+    def licence_of(self, teacher: str) -> str:
+        return self.licence if teacher == self.teacher else self.added_teachers[teacher].get("licence", "")
 
     @classmethod
     def open(cls, root: str | Path) -> Bank:
@@ -131,7 +149,8 @@ class Bank:
         summary = json.loads((root / BANK_NAME).read_text(encoding="utf-8"))
         teacher = summary["key"]["teacher"]
         return cls(root, np.load(root / VIEWS_NAME, mmap_mode="r"), np.load(root / teacher_file(teacher), mmap_mode="r"),
-                   read_rows(root / ROWS_NAME), teacher, summary.get("teacher_licence", ""))
+                   read_rows(root / ROWS_NAME), teacher, summary.get("teacher_licence", ""),
+                   summary.get("added_teachers", {}))
 
 
 def read_rows(path: Path) -> list[BankRow]:

@@ -1,4 +1,4 @@
-"""`sphereapp-train bank build | screen | select`: the distillation bank's command line."""
+"""`sphereapp-train bank build | add-teacher | screen | select`: the distillation bank's command line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ DEFAULT_TEACHER_DIR = Path("../shared/teachers/mobilefacenet_ms1m")
 
 
 def add_bank_parser(commands: argparse._SubParsersAction, positive_int) -> None:
-    """Register `bank` and its three steps (the caller's `positive_int` argparse type checks counts)."""
+    """Register `bank` and its four steps (the caller's `positive_int` argparse type checks counts)."""
     bank = commands.add_parser("bank", help="views + teacher targets for embedding distillation (needs '.[teacher]')",
                                description="Build a distillation bank from wide prepared folders, screen it "
                                            "against held-out people, and select what a run trains on.")
@@ -31,6 +31,16 @@ def add_bank_parser(commands: argparse._SubParsersAction, positive_int) -> None:
     build.add_argument("--seed", type=int, default=0, help="seed of the augmented views (default: 0)")
     build.add_argument("--threads", type=positive_int, default=2, help="teacher threads (default: 2)")
     build.set_defaults(run=_run_build)
+
+    add = steps.add_parser("add-teacher", help="a second teacher's targets for a built bank (dlib)",
+                           description="Embed the first --views views of every crop of a built bank with dlib's "
+                                       "face descriptor, beside the bank's own teacher, for fit's "
+                                       "distill.teachers. Rerun to continue an interrupted run.")
+    add.add_argument("bank", type=Path)
+    add.add_argument("--views", type=positive_int, default=2,
+                     help="views to embed; later views take view 0's target (default: 2, as prepared and mirrored)")
+    add.add_argument("--workers", type=positive_int, default=2, help="teacher processes, one core each (default: 2)")
+    add.set_defaults(run=_run_add_teacher)
 
     screen = steps.add_parser("screen", help="list faces too close to held-out people (before a scored run)",
                               description="Write a TSV of the faces of the candidate sources whose nearest face of "
@@ -86,6 +96,14 @@ def _run_build(args: argparse.Namespace) -> int:
 
     sources = _named_sources(args.source)
     build_bank(args.out, sources, MobileFaceNetTeacher(args.teacher_dir, args.threads), args.views, args.seed)
+    return 0
+
+
+def _run_add_teacher(args: argparse.Namespace) -> int:
+    from training.bank_teachers import add_teacher
+    from training.teacher import DlibCropTeacher
+
+    add_teacher(args.bank, DlibCropTeacher, args.views, args.workers)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Training batches from a bank: a view of each face, its class (or -1) and the teacher's embedding of that view."""
+"""Training batches from a bank: a view of each face, its class (or -1) and its teachers' embeddings of that view."""
 
 from __future__ import annotations
 
@@ -17,31 +17,39 @@ from training.data import BatchPlan, read_json_or_empty
 
 
 class BankFaces(Dataset):
-    """Item `position * views + view` -> (uint8 (112,96,3) view as the student sees it, label, target (D,))."""
+    """Item `position * views + view` -> (uint8 (112,96,3) view as the student sees it, label, targets (sum D,)):
+    each teacher's target of that view (view 0's for a view the teacher has none of), concatenated in the order
+    of `teachers` (default: the bank's own teacher)."""
 
-    def __init__(self, bank_dir: str | Path, selection_path: str | Path):
+    def __init__(self, bank_dir: str | Path, selection_path: str | Path, teachers: list[str] | None = None):
         self.bank_dir, self.selection_path = Path(bank_dir), Path(selection_path)
         bank = Bank.open(self.bank_dir)
         self.selection = Selection.load(selection_path, len(bank.rows))
-        self.views, self.dim = bank.targets.shape[1:]
-        self.teacher = bank.teacher
-        self.licence = f"{bank.licence}: distilled from {bank.teacher}" if bank.licence else ""
+        self.bank_teacher = bank.teacher
+        self.teachers = list(teachers or [bank.teacher])
+        targets = [bank.targets_of(name) for name in self.teachers]
+        self.views = bank.views.shape[1]
+        self.dims = [t.shape[2] for t in targets]
+        self.licence = "; ".join(f"{bank.licence_of(name)}: distilled from {name}" for name in self.teachers
+                                 if bank.licence_of(name))
         self.labels = self.selection.labels
         self.sources = np.array([bank.rows[row].source for row in self.selection.rows])
         self.num_classes = self.selection.num_classes
-        self._bank: Bank | None = None  # opened lazily, so each DataLoader worker maps its own view
+        self._targets: list[np.ndarray] | None = None  # mapped lazily, so each DataLoader worker maps its own
+        self._views: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels) * self.views
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, int, torch.Tensor]:
-        if self._bank is None:
-            self._bank = Bank.open(self.bank_dir)
+        if self._views is None:
+            bank = Bank.open(self.bank_dir)
+            self._views, self._targets = bank.views, [bank.targets_of(name) for name in self.teachers]
         position, view = divmod(item, self.views)
         row = self.selection.rows[position]
-        crop = center_crop_112x112(np.asarray(self._bank.views[row, view]))
-        target = torch.from_numpy(np.array(self._bank.targets[row, view], np.float32))
-        return torch.from_numpy(crop), int(self.labels[position]), target
+        crop = center_crop_112x112(np.asarray(self._views[row, view]))
+        target = np.concatenate([t[row, view if view < t.shape[1] else 0] for t in self._targets]).astype(np.float32)
+        return torch.from_numpy(crop), int(self.labels[position]), torch.from_numpy(target)
 
     def describe(self) -> str:
         """One line for the model file: what the selection holds and where it came from."""
@@ -53,7 +61,7 @@ class BankFaces(Dataset):
                 f"distillation-only crops, {self.views} views each, from bank '{self.bank_dir.as_posix()}'{left_out}")
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_bank": None}
+        return {**self.__dict__, "_views": None, "_targets": None}
 
 
 class BankPlan(Sampler[list[int]]):

@@ -102,7 +102,8 @@ class DistillConfig:
     towards the teacher's embedding of that same view (cosine loss); `relational_weight` > 0 also pulls the
     student's own in-batch cosines towards the teacher's. `selection` says which faces and classes;
     the margin head sees only the labelled ones. Online augmentation is off: the views are the augmentation.
-    `bank` None or "": off.
+    `teachers` {name: share} distils from several teachers the bank holds (`bank add-teacher`), each through its
+    own linear map, the losses weighted by the shares. `bank` None or "": off.
     """
 
     bank: str | None = None
@@ -111,6 +112,7 @@ class DistillConfig:
     relational_weight: float = 0.0  # also match the in-batch cosine matrices of the 512-d embeddings
     unlabelled_per_batch: int = 8
     source_share: dict = field(default_factory=dict)  # {source: share of the labelled people drawn from it}
+    teachers: dict = field(default_factory=dict)  # {teacher: share of both losses}; {}: the bank's own teacher
 
 
 @dataclass

@@ -78,24 +78,25 @@ class _Process:
 
 
 class _Trainee(nn.Module):
-    """Backbone + head (+ the distillation projector) as one module, so DDP and torch.compile see one forward.
+    """Backbone + head (+ the distillation projectors) as one module, so DDP and torch.compile see one forward.
 
-    The head sees the faces with a label (>= 0) only; the projector maps every face into the teacher's space.
+    The head sees the faces with a label (>= 0) only; each projector maps every face into its teacher's space.
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, projector: nn.Module | None = None):
+    def __init__(self, backbone: nn.Module, head: nn.Module, projector: nn.ModuleDict | None = None):
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.projector = projector
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, HeadOutput,
-                                                                          torch.Tensor | None]:
+                                                                          dict[str, torch.Tensor] | None]:
         features = self.backbone(images)
         with torch.autocast(images.device.type, enabled=False):  # margins (cos m*theta) need float32
             labelled = labels >= 0
             output = self.head(features.float()[labelled], labels[labelled])
-            projected = None if self.projector is None else self.projector(features.float())
+            projected = (None if self.projector is None else
+                         {teacher: project(features.float()) for teacher, project in self.projector.items()})
             return features, output, projected
 
 
@@ -170,8 +171,12 @@ class _Run:
 
         _seed_everything(config.seed)
         self.distilling = bool(config.distill.bank)
-        self.dataset = (BankFaces(config.distill.bank, config.distill.selection) if self.distilling
-                        else PreparedFaces(data_dir))
+        self.dataset = (BankFaces(config.distill.bank, config.distill.selection, list(config.distill.teachers))
+                        if self.distilling else PreparedFaces(data_dir))
+        self.teacher_shares = [float(config.distill.teachers.get(name, 1.0)) for name in self.dataset.teachers] \
+            if self.distilling else []
+        if any(share <= 0 for share in self.teacher_shares):
+            raise InputError(f"distill.teachers shares must be > 0, not {config.distill.teachers}")
         self.teacher = _load_teacher(config.teacher, len(self.dataset))
         backbone = build_model(config.model.backbone, embedding_size=config.model.embedding_size)
         initial = _initial_states(config) if config.init and checkpoint is None else {}
@@ -183,7 +188,9 @@ class _Run:
         else:
             head = build_head(config.head.name, config.model.embedding_size, self.dataset.num_classes,
                               **config.head.params)
-        projector = nn.Linear(config.model.embedding_size, self.dataset.dim, bias=False) if self.distilling else None
+        projector = nn.ModuleDict({name: nn.Linear(config.model.embedding_size, dim, bias=False)
+                                   for name, dim in zip(self.dataset.teachers, self.dataset.dims)}) \
+            if self.distilling else None
         self.trainee = _Trainee(backbone, head, projector)
         self._warm_start(initial)
         self.trainee = self.trainee.to(self.device)
@@ -255,10 +262,12 @@ class _Run:
             features, output, projected = self.network(normalize_input(images), labels)
         loss, distill = output.loss, None
         if self.distilling:
-            targets, d = extra.to(self.device), self.config.distill
-            distill = d.weight * embedding_distillation_loss(projected, targets)
-            if d.relational_weight:
-                distill = distill + d.relational_weight * relational_distillation_loss(features, targets)
+            d, distill = self.config.distill, 0
+            for name, share, targets in zip(self.dataset.teachers, self.teacher_shares,
+                                            extra.to(self.device).split(self.dataset.dims, dim=1)):
+                distill = distill + share * d.weight * embedding_distillation_loss(projected[name], targets)
+                if d.relational_weight:
+                    distill = distill + share * d.relational_weight * relational_distillation_loss(features, targets)
             loss = loss + distill
         elif self.teacher is not None:
             teacher = torch.from_numpy(np.asarray(self.teacher[extra.numpy()], np.float32)).to(self.device)
@@ -337,14 +346,22 @@ class _Run:
             dist.destroy_process_group()
 
     def _warm_start(self, initial: dict) -> None:
-        """Load the head and projector a fit checkpoint given as `init` carries (their shapes must match)."""
+        """Load the head and projectors a fit checkpoint given as `init` carries (their shapes must match); a
+        teacher the checkpoint has no projector for starts with a fresh one."""
         parts = {"head": self.trainee.head, "projector": self.trainee.projector}
         for name in [name for name in parts if initial.get(name) is not None]:
             if self.sharded or parts[name] is None:
                 raise InputError(f"init '{self.config.init}' carries a {name} this run cannot take "
                                  "(a sharded head, or no distillation); start from its model file instead")
+            state = initial[name]
+            if name == "projector" and "weight" in state:  # a checkpoint from before several teachers
+                state = {f"{self.dataset.bank_teacher}.weight": state["weight"]}
             try:
-                parts[name].load_state_dict(initial[name])
+                missing, unexpected = parts[name].load_state_dict(state, strict=name != "projector")
+                if unexpected:
+                    raise RuntimeError(unexpected)
+                for key in missing:
+                    self.print(f"note: the projector into {key.rsplit('.', 1)[0]}'s space starts fresh")
             except RuntimeError:
                 raise InputError(f"init '{self.config.init}': its {name} does not fit this run (another "
                                  "selection of people or another teacher?); start from its model file instead") from None
@@ -489,7 +506,8 @@ def _model_info(config: TrainConfig, dataset: PreparedFaces | BankFaces, lfw: Pr
                          f"'{summary.get('source', dataset.root)}'" + (f", {summary['excluded_people']} people "
                                                                       "excluded" if summary.get("excluded_people")
                                                                       else ""))
-    distilled = (f"; embedding distillation from {dataset.teacher} x {config.distill.weight}"
+    shares = f" (shares {json.dumps(config.distill.teachers)})" if config.distill.teachers else ""
+    distilled = (f"; embedding distillation from {' + '.join(dataset.teachers)}{shares} x {config.distill.weight}"
                  if isinstance(dataset, BankFaces) else "; distilled" if config.teacher.embeddings else "")
     s = config.schedule
     threshold_note = ("threshold: best LFW threshold for the flip-fused cosine" if lfw else

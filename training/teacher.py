@@ -96,6 +96,24 @@ class DlibTeacher:
         return self.embed_chips([self.chip(image, box) for image, box in zip(rgb_images, boxes)])
 
 
+class DlibCropTeacher:
+    """dlib's descriptor of aligned crops such as a bank's views (`bank_teachers.add_teacher`): the face our
+    detector finds in each crop, else the box an aligned crop's face fills."""
+
+    name = TEACHER_NAME
+    dim = TEACHER_DIM
+    licence = "CC0 (dlib's face recognition model, via face-recognition-models)"
+
+    def __init__(self):
+        self._teacher, self._detector = DlibTeacher(), FaceDetector()
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 128) unit descriptors of uint8 RGB crops (N, H, W, 3)."""
+        images = [np.ascontiguousarray(crop) for crop in crops]
+        boxes, _ = face_boxes(images, np.full((len(images), 4), np.nan, np.float32), self._detector)
+        return self._teacher.embed_images(images, boxes)
+
+
 def face_boxes(images: Sequence[np.ndarray], known: np.ndarray, detector: FaceDetector) -> tuple[np.ndarray, int]:
     """(N, 4) boxes: `known` rows where finite, else the detector's chosen face, else `fallback_box`; and how
     many fell back."""
