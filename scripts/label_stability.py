@@ -137,7 +137,7 @@ def setting(text: str) -> Speed:
     if len(values) not in (2, 3):
         raise argparse.ArgumentTypeError(f"expected K:N or K:N:S (whole numbers), not {text!r}")
     try:
-        return Speed(*values)
+        return Speed(*values, *[1] * (3 - len(values)))
     except InputError as error:
         raise argparse.ArgumentTypeError(f"{error} in {text!r}") from error
 
