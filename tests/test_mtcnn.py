@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from sphereapp.commands import DEMO_VIDEO
 from sphereapp.core.media.video import VideoReader
 from sphereapp.core.vision.detect import FaceDetector
-from sphereapp.core.vision.mtcnn import cell_edges, crops, integral
+from sphereapp.core.vision.mtcnn import cell_edges, crops, integral, pyramid_level
 from sphereapp.core.vision.mtcnn_boxes import batched_nms, batched_nms_min, candidate_boxes, regress, square
 from sphereapp.core.vision.mtcnn_nets import load_mtcnn
 
@@ -147,6 +147,15 @@ def test_crops_equal_a_per_box_area_resize():
         expected = F.interpolate(images[image_index[k], None, :, y1 - 1:y2, x1 - 1:x2].float(), size=(24, 24),
                                  mode="area")
         torch.testing.assert_close(cut[k:k + 1], expected, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("size", [(433, 769), (17, 30), (12, 12), (90, 160), (250, 300)])
+def test_pyramid_levels_equal_an_area_resize_value_for_value(size):
+    images = torch.randint(0, 256, (2, 180, 320, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    level = pyramid_level(integral(images), size)
+    expected = F.interpolate(images.permute(0, 3, 1, 2).float(), size=size, mode="area")
+    assert level.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(level, expected)
 
 
 def test_the_demo_clips_faces_stay_where_they_were(demo_frames):

@@ -5,9 +5,11 @@ pyramid from 12 / min_face_size by `factor`; P-Net on each level, candidates abo
 and 0.7 per image, P-Net's box regression, squared boxes; R-Net on 24x24 crops, thresholds[1], NMS 0.7, regression,
 squared; O-Net on 48x48 crops, thresholds[2], five landmarks, regression, NMS 0.7 on the smaller area ("Min").
 The box arithmetic is in mtcnn_boxes.
-Three changes make it faster and leave the detections in place (tests/test_mtcnn.py):
+Four changes make it faster and leave the detections in place (tests/test_mtcnn.py):
 - every candidate of every image is cut out and area-resized at once, from an integral image on the model's
   device, where facenet-pytorch resizes the candidates one by one (~190 calls a 360p frame);
+- the pyramid levels are read off that same integral image too (two index lookups a row and a column), where
+  adaptive average pooling sums every pixel again for every level;
 - the networks run on channels-last tensors, which oneDNN's convolutions and max-pooling run faster;
 - crops are cut and R-/O-Net run `net_batch` candidates at a time, so many candidates cannot exhaust memory.
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sphereapp.core.vision.mtcnn_boxes import PNET_CELL, batched_nms, batched_nms_min, candidate_boxes, regress, square
@@ -59,6 +60,23 @@ def crops(summed: torch.Tensor, boxes: torch.Tensor, image_index: torch.Tensor, 
     return (total.double() / area).float().permute(0, 3, 1, 2)
 
 
+def pyramid_level(summed: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, 3, h, w) channels-last images resized to `size` (h, w) by "area" (F.interpolate's mode="area",
+    value for value) from their integral `summed` (B, H+1, W+1, 3)."""
+    batch, height, width = summed.shape[0], summed.shape[1] - 1, summed.shape[2] - 1
+    start = torch.zeros(1, dtype=torch.long, device=summed.device)
+    (top, bottom), (left, right) = ((edges[0] for edges in cell_edges(start, start + extent, cells))
+                                    for extent, cells in ((height, size[0]), (width, size[1])))
+    level = torch.empty((batch, *size, 3), device=summed.device)
+    for image, sums in zip(level, summed):  # image by image: whole rows are gathered, then cells of those
+        rows = sums.view(height + 1, -1)
+        rows = (rows.index_select(0, bottom) - rows.index_select(0, top)).view(size[0], width + 1, 3)
+        image.copy_(rows.index_select(1, right) - rows.index_select(1, left))
+    # divided as adaptive average pooling divides, by the cell's height and then its width, in float32
+    level.div_((bottom - top).float()[:, None, None]).div_((right - left).float()[None, :, None])
+    return level.permute(0, 3, 1, 2)
+
+
 def integral(images: torch.Tensor) -> torch.Tensor:
     """(B, H+1, W+1, 3) integer sums of the pixels of (B, H, W, 3) uint8 `images` above and left of each position
     (zeros on the first row and column), for exact area sums: int32 (half the memory traffic of int64 or float64)
@@ -88,9 +106,9 @@ def detect_faces(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Faces of each (H, W, 3) uint8 image of the batch `images` (B, H, W, 3): boxes (K, 5) x1, y1, x2, y2, score
     and landmarks (K, 5, 2), as float32 numpy arrays."""
-    batch = images.permute(0, 3, 1, 2).float().contiguous()
-    boxes, image_index = _propose(batch, pnet, min_face_size, thresholds[0], factor)
-    return _refine_and_place(images, rnet, onet, boxes, image_index, thresholds[1:], net_batch)
+    summed = integral(images)
+    boxes, image_index = _propose(summed, pnet, min_face_size, thresholds[0], factor)
+    return _refine_and_place(summed, rnet, onet, boxes, image_index, thresholds[1:], net_batch)
 
 
 @torch.inference_mode()
@@ -101,14 +119,14 @@ def check_candidates(
     """Like `detect_faces`, with given candidate boxes (K, 4) of images `image_index` (K,) in place of P-Net's:
     R-Net and O-Net keep, move and mark the faces among them."""
     candidates = torch.cat([boxes, torch.ones((len(boxes), 1), device=boxes.device)], dim=1)
-    return _refine_and_place(images, rnet, onet, candidates, image_index, thresholds, net_batch)
+    return _refine_and_place(integral(images), rnet, onet, candidates, image_index, thresholds, net_batch)
 
 
-def _refine_and_place(images: torch.Tensor, rnet: nn.Module, onet: nn.Module, boxes: torch.Tensor,
+def _refine_and_place(summed: torch.Tensor, rnet: nn.Module, onet: nn.Module, boxes: torch.Tensor,
                       image_index: torch.Tensor, thresholds: tuple[float, float],
                       net_batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stages 2 and 3 on the squared candidates `boxes` (K, 5 with score) -> per image (boxes (K, 5), landmarks)."""
-    summed = integral(images) if len(boxes) else images
+    """Stages 2 and 3 on the squared candidates `boxes` (K, 5 with score) of the images whose integral is `summed`
+    -> per image (boxes (K, 5), landmarks)."""
     if len(boxes):  # stage 2: R-Net refines and rejects
         regression, probabilities = refine(rnet, summed, boxes, image_index, 24, net_batch)
         keep = probabilities[:, 1] > thresholds[0]
@@ -116,7 +134,7 @@ def _refine_and_place(images: torch.Tensor, rnet: nn.Module, onet: nn.Module, bo
         image_index, regression = image_index[keep], regression[keep]
         keep = batched_nms(boxes[:, :4], boxes[:, 4], image_index, 0.7)
         boxes, image_index = square(regress(boxes[keep], regression[keep])), image_index[keep]
-    points = torch.zeros((0, 5, 2), device=images.device)
+    points = torch.zeros((0, 5, 2), device=summed.device)
     if len(boxes):  # stage 3: O-Net refines, rejects and places the landmarks
         regression, landmarks, probabilities = refine(onet, summed, boxes, image_index, 48, net_batch)
         keep = probabilities[:, 1] > thresholds[1]
@@ -130,17 +148,18 @@ def _refine_and_place(images: torch.Tensor, rnet: nn.Module, onet: nn.Module, bo
         keep = batched_nms_min(boxes[:, :4], boxes[:, 4], image_index, 0.7)
         boxes, image_index, points = boxes[keep], image_index[keep], points[keep]
     boxes, points, image_index = boxes.cpu().numpy(), points.cpu().numpy(), image_index.cpu().numpy()
-    return [(boxes[image_index == b], points[image_index == b]) for b in range(len(images))]
+    return [(boxes[image_index == b], points[image_index == b]) for b in range(len(summed))]
 
 
-def _propose(batch: torch.Tensor, pnet: nn.Module, min_face_size: int, threshold: float,
+def _propose(summed: torch.Tensor, pnet: nn.Module, min_face_size: int, threshold: float,
              factor: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stage 1: P-Net over the scale pyramid -> squared candidate boxes (K, 5 with score) and their image index."""
-    height, width = batch.shape[2:]
+    """Stage 1: P-Net over the scale pyramid of the images whose integral is `summed` -> squared candidate boxes
+    (K, 5 with score) and their image index."""
+    height, width = summed.shape[1] - 1, summed.shape[2] - 1
     scale, side = PNET_CELL / min_face_size, min(height, width) * PNET_CELL / min_face_size
     boxes, image_index = [], []
     while side >= PNET_CELL:
-        level = F.interpolate(batch, size=(int(height * scale + 1), int(width * scale + 1)), mode="area")
+        level = pyramid_level(summed, (int(height * scale + 1), int(width * scale + 1)))
         regression, probabilities = pnet(normalise(level))
         found, index = candidate_boxes(regression, probabilities[:, 1], scale, threshold)
         keep = batched_nms(found[:, :4], found[:, 4], index, 0.5)
@@ -148,7 +167,7 @@ def _propose(batch: torch.Tensor, pnet: nn.Module, min_face_size: int, threshold
         image_index.append(index[keep])
         scale, side = scale * factor, side * factor
     if not boxes:
-        return torch.zeros((0, 5), device=batch.device), torch.zeros(0, dtype=torch.long, device=batch.device)
+        return torch.zeros((0, 5), device=summed.device), torch.zeros(0, dtype=torch.long, device=summed.device)
     boxes, image_index = torch.cat(boxes), torch.cat(image_index)
     keep = batched_nms(boxes[:, :4], boxes[:, 4], image_index, 0.7)
     boxes, image_index = boxes[keep], image_index[keep]
