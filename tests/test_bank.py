@@ -13,6 +13,8 @@ from sphereapp.core.errors import InputError
 from sphereapp.core.vision.align import TEMPLATE_112x96, align_face
 from sphereapp.core.vision.modelfile import load_embedder
 from training import bank as bank_module
+from training import consistent
+from training.augment import BatchAugmenter
 from training import bank_teachers
 from training.bank import Bank, build_bank
 from training.bank_data import BankFaces, BankPlan
@@ -20,7 +22,8 @@ from training.bank_select import Selection, screen, select
 from training.bank_teachers import add_teacher
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.cli import main
-from training.config import load_config
+from training.config import AugmentConfig, load_config
+from training.consistent import ConsistentTeaching
 from training.fit import fit
 from training.prepare import PrepareOptions, prepare
 
@@ -383,3 +386,44 @@ def test_bank_cli_errors_are_one_line(capsys, tmp_path):
     assert "expected NAME=DIR" in capsys.readouterr().err
     assert main(["bank", "add-teacher", str(tmp_path / "missing")]) == 2
     assert "is not a built bank" in capsys.readouterr().err
+
+
+def test_consistent_teaching_embeds_the_augmented_crop_the_student_sees(built_bank):
+    views = torch.from_numpy(np.array(Bank.open(built_bank).views[:5, 0]))
+    strong = AugmentConfig(flip_p=0.5, affine_p=1.0, colour_p=1.0)
+    centre = np.full(ColourTeacher.dim, 0.1)
+    crops, targets = ConsistentTeaching(ColourTeacher(), centre, BatchAugmenter(strong, torch.Generator().manual_seed(3)))(views)
+    again = BatchAugmenter(strong, torch.Generator().manual_seed(3))(views).numpy()
+    assert not np.array_equal(again, views.numpy())  # the augmentation did change the views
+    np.testing.assert_array_equal(crops.numpy(), again[:, :, 8:104])
+    expected = ColourTeacher().embed(again) - centre
+    np.testing.assert_allclose(targets.numpy(), expected / np.linalg.norm(expected, axis=1, keepdims=True), rtol=1e-5)
+
+
+def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untrained_model_file, monkeypatch):
+    monkeypatch.setattr(consistent, "open_teacher", lambda folder: ColourTeacher())
+    bank = Bank.open(built_bank)
+    selection, _ = select(bank.rows, ["people"], ["strangers"])
+    selection.save(tmp_path / "sel.npz", {})
+    config = load_config(TINY, _distill_overrides(built_bank, tmp_path / "sel.npz") + [
+        "model.backbone=sphereface4", "model.embedding_size=512", "distill.online_teacher='teacher-folder'",
+        "augment.affine_p=1.0",
+        f"init={str(untrained_model_file)!r}", "iterations=4"])
+    whole = fit(config, None, tmp_path / "whole")
+    fit(config, None, tmp_path / "split", stop_at=2)
+    resumed = fit(config, None, tmp_path / "split", resume=True)
+    a, info = load_embedder(whole.model_path)
+    b, _ = load_embedder(resumed.model_path)
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(x, y)
+    assert "consistent teaching" in info.recipe
+
+
+def test_consistent_teaching_refuses_a_teacher_the_run_does_not_distil_from(two_teacher_bank, tmp_path, monkeypatch):
+    monkeypatch.setattr(consistent, "open_teacher", lambda folder: BalanceTeacher())
+    selection, _ = select(Bank.open(two_teacher_bank).rows, ["people"], ["strangers"])
+    selection.save(tmp_path / "sel.npz", {})
+    config = load_config(TINY, _distill_overrides(two_teacher_bank, tmp_path / "sel.npz") + [
+        "model.backbone=sphereface4", "distill.online_teacher='teacher-folder'", "iterations=2"])
+    with pytest.raises(InputError, match="distil from it alone"):
+        fit(config, None, tmp_path / "run")

@@ -21,10 +21,12 @@ class BankFaces(Dataset):
     each teacher's target of that view (view 0's for a view the teacher has none of), concatenated in the order
     of `teachers` (default: the bank's own teacher). Each teacher's targets are centred on their mean over the
     bank and normalised again: dlib's descriptors of two different people have a mean cosine of 0.83, a cone
-    that relational distillation would copy into the student; MobileFaceNet's mean is near zero."""
+    that relational distillation would copy into the student; MobileFaceNet's mean is near zero. `wide`: the
+    view is the bank's whole (112,112,3) crop instead, for a teacher that embeds it afresh (`ConsistentTeaching`)."""
 
-    def __init__(self, bank_dir: str | Path, selection_path: str | Path, teachers: list[str] | None = None):
-        self.bank_dir, self.selection_path = Path(bank_dir), Path(selection_path)
+    def __init__(self, bank_dir: str | Path, selection_path: str | Path, teachers: list[str] | None = None,
+                 wide: bool = False):
+        self.bank_dir, self.selection_path, self.wide = Path(bank_dir), Path(selection_path), wide
         bank = Bank.open(self.bank_dir)
         self.selection = Selection.load(selection_path, len(bank.rows))
         self.bank_teacher = bank.teacher
@@ -50,8 +52,9 @@ class BankFaces(Dataset):
             self._views, self._targets = bank.views, [bank.targets_of(name) for name in self.teachers]
         position, view = divmod(item, self.views)
         row = self.selection.rows[position]
-        crop = center_crop_112x112(np.asarray(self._views[row, view]))
-        target = np.concatenate([_centred(t[row, view if view < t.shape[1] else 0], centre)
+        crop = np.array(self._views[row, view])
+        crop = crop if self.wide else center_crop_112x112(crop)
+        target = np.concatenate([centred_on(t[row, view if view < t.shape[1] else 0], centre)
                                  for t, centre in zip(self._targets, self.centres)]).astype(np.float32)
         return torch.from_numpy(crop), int(self.labels[position]), torch.from_numpy(target)
 
@@ -75,9 +78,10 @@ def _mean_target(targets: np.ndarray, chunk: int = 4096) -> np.ndarray:
     return total / (targets.shape[0] * targets.shape[1])
 
 
-def _centred(target: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    moved = np.asarray(target, np.float64) - centre
-    return moved / np.linalg.norm(moved)
+def centred_on(targets: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Teacher embeddings (..., D) moved by -`centre` and normalised again (float64)."""
+    moved = np.asarray(targets, np.float64) - centre
+    return moved / np.linalg.norm(moved, axis=-1, keepdims=True)
 
 
 class BankPlan(Sampler[list[int]]):

@@ -103,7 +103,9 @@ class DistillConfig:
     student's own in-batch cosines towards the teacher's. `selection` says which faces and classes;
     the margin head sees only the labelled ones. Online augmentation is off: the views are the augmentation.
     `teachers` {name: share} distils from several teachers the bank holds (`bank add-teacher`), each through its
-    own linear map, the losses weighted by the shares. `bank` None or "": off.
+    own linear map, the losses weighted by the shares. `online_teacher` (the bank teacher's model folder):
+    consistent teaching instead of cached targets, each drawn view augmented afresh with `augment` and embedded
+    by the teacher as the student sees it (`training.consistent`). `bank` None or "": off.
     """
 
     bank: str | None = None
@@ -113,6 +115,7 @@ class DistillConfig:
     unlabelled_per_batch: int = 8
     source_share: dict = field(default_factory=dict)  # {source: share of the labelled people drawn from it}
     teachers: dict = field(default_factory=dict)  # {teacher: share of both losses}; {}: the bank's own teacher
+    online_teacher: str | None = None  # the bank teacher's model folder; None or "": cached targets
 
 
 @dataclass

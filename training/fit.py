@@ -31,6 +31,7 @@ from sphereapp.core.errors import InputError
 from sphereapp.core.vision.device import describe_device, resolve_device
 from sphereapp.core.vision.modelfile import TORCH_SUFFIXES, ModelInfo, load_embedder, save_embedder
 from sphereapp.core.vision.models import build_model, normalize_input
+from training import consistent
 from training.augment import BatchAugmenter
 from training.checkpoint import (
     CHECKPOINT_NAME,
@@ -39,6 +40,7 @@ from training.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
+from training.bank import Teacher
 from training.bank_data import BankFaces, BankPlan
 from training.config import ScheduleConfig, TeacherConfig, TrainConfig, config_to_dict
 from training.data import BatchPlan, PreparedFaces
@@ -171,7 +173,8 @@ class _Run:
 
         _seed_everything(config.seed)
         self.distilling = bool(config.distill.bank)
-        self.dataset = (BankFaces(config.distill.bank, config.distill.selection, list(config.distill.teachers))
+        self.dataset = (BankFaces(config.distill.bank, config.distill.selection, list(config.distill.teachers),
+                                  wide=bool(config.distill.online_teacher))
                         if self.distilling else PreparedFaces(data_dir))
         self.teacher_shares = [float(config.distill.teachers.get(name, 1.0)) for name in self.dataset.teachers] \
             if self.distilling else []
@@ -225,6 +228,9 @@ class _Run:
                             pin_memory=self.device.type == "cuda", persistent_workers=config.data.num_workers > 0)
         self.batches = iter(loader)
         self.augment = BatchAugmenter(config.augment, self.generator)
+        self.consistent = (consistent.ConsistentTeaching(_online_teacher(config.distill.online_teacher, self.dataset),
+                                              self.dataset.centres[0], self.augment)
+                           if self.distilling and config.distill.online_teacher else None)
         self.log = _MetricsLog(out_dir, self.start, self.process.is_main, self.device)
         self.lfw_probe = None
         if config.eval.lfw_dir and self.process.is_main:
@@ -253,6 +259,8 @@ class _Run:
     def step(self, iteration: int) -> float:
         """One SGD iteration (0-based `iteration`) and the per-iteration LR update; returns the LR it used."""
         images, labels, extra = next(self.batches)
+        if self.consistent is not None:
+            images, extra = self.consistent(images)
         images = images.to(self.device, non_blocking=True)
         if not self.distilling:  # a bank's views are already augmented, and their targets belong to them
             images = self.augment(images)
@@ -495,6 +503,15 @@ def _load_teacher(config: TeacherConfig, rows: int) -> np.ndarray | None:
     return embeddings
 
 
+def _online_teacher(folder: str, dataset: BankFaces) -> Teacher:
+    """The teacher for consistent teaching; it must be the only one distilled from, and one the bank holds."""
+    teacher = consistent.open_teacher(folder)
+    if dataset.teachers != [teacher.name]:
+        raise InputError(f"distill.online_teacher is {teacher.name}: distil from it alone (distill.teachers "
+                         f"{{{teacher.name} = 1.0}} or {{}}), not from {' + '.join(dataset.teachers)}")
+    return teacher
+
+
 def _model_info(config: TrainConfig, dataset: PreparedFaces | BankFaces, lfw: ProbeResult | None) -> ModelInfo:
     """ModelInfo of the trained backbone: threshold from LFW when it ran, else a placeholder (said in recipe)."""
     if isinstance(dataset, BankFaces):
@@ -507,8 +524,9 @@ def _model_info(config: TrainConfig, dataset: PreparedFaces | BankFaces, lfw: Pr
                                                                       "excluded" if summary.get("excluded_people")
                                                                       else ""))
     shares = f" (shares {json.dumps(config.distill.teachers)})" if config.distill.teachers else ""
+    teaching = ", consistent teaching (targets of freshly augmented views)" if config.distill.online_teacher else ""
     distilled = (f"; embedding distillation from {' + '.join(dataset.teachers)}{shares} x {config.distill.weight}"
-                 if isinstance(dataset, BankFaces) else "; distilled" if config.teacher.embeddings else "")
+                 f"{teaching}" if isinstance(dataset, BankFaces) else "; distilled" if config.teacher.embeddings else "")
     s = config.schedule
     threshold_note = ("threshold: best LFW threshold for the flip-fused cosine" if lfw else
                       f"threshold: placeholder {PLACEHOLDER_THRESHOLD} (no LFW evaluation ran)")
