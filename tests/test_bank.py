@@ -15,7 +15,6 @@ from sphereapp.core.vision.modelfile import load_embedder
 from training import bank as bank_module
 from training import consistent
 from training.augment import BatchAugmenter
-from training import bank_teachers
 from training.bank import Bank, build_bank
 from training.bank_data import BankFaces, BankPlan
 from training.bank_select import Selection, screen, select
@@ -311,7 +310,7 @@ def two_teacher_bank(built_bank, tmp_path) -> Path:
 
 def test_an_added_teacher_embeds_the_first_views_and_continues_after_an_interruption(built_bank, tmp_path,
                                                                                      monkeypatch, capsys):
-    monkeypatch.setattr(bank_teachers, "CHUNK", 8)
+    monkeypatch.setattr(bank_module, "CHUNK", 8)
     root = Path(shutil.copytree(built_bank, tmp_path / "bank"))
     with pytest.raises(KeyboardInterrupt):
         add_teacher(root, lambda: BalanceTeacher(fail_after=2), views=2)

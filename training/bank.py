@@ -87,11 +87,9 @@ def build_bank(out: str | Path, sources: dict[str, Path], teacher: Teacher, view
         print(f"'{out}' is already built: nothing to do")
         return out
     view_array, targets, done = _open_work(out, key, teacher.dim)
-    chunks = [c for c in range(-(-len(rows) // CHUNK)) if not done[c]]
-    with tqdm(total=len(rows), initial=len(rows) - sum(_chunk_size(c, len(rows)) for c in chunks),
-              unit="img", desc="bank") as bar:
-        for c in chunks:
-            span = slice(c * CHUNK, min((c + 1) * CHUNK, len(rows)))
+    with tqdm(total=len(rows), initial=rows_done(done, len(rows)), unit="img", desc="bank") as bar:
+        for c in np.flatnonzero(~done).tolist():
+            span = chunk_rows(c, len(rows))
             batch = np.stack([crops[r.source][r.index] for r in rows[span]])
             generator = torch.Generator().manual_seed(seed * 1_000_003 + c)
             rendered = render_views(batch, views, generator)
@@ -144,13 +142,32 @@ class Bank:
     @classmethod
     def open(cls, root: str | Path) -> Bank:
         root = Path(root)
-        if not (root / BANK_NAME).is_file():
-            raise InputError(f"'{root}' is not a built bank: run 'sphereapp-train bank' first")
-        summary = json.loads((root / BANK_NAME).read_text(encoding="utf-8"))
+        summary = read_summary(root)
         teacher = summary["key"]["teacher"]
         return cls(root, np.load(root / VIEWS_NAME, mmap_mode="r"), np.load(root / teacher_file(teacher), mmap_mode="r"),
                    read_rows(root / ROWS_NAME), teacher, summary.get("teacher_licence", ""),
                    summary.get("added_teachers", {}))
+
+
+def read_summary(root: Path) -> dict:
+    """A built bank's bank.json; a one-line error when `root` is not one."""
+    if not (root / BANK_NAME).is_file():
+        raise InputError(f"'{root}' is not a built bank: run 'sphereapp-train bank build' first")
+    return json.loads((root / BANK_NAME).read_text(encoding="utf-8"))
+
+
+def chunk_count(rows: int) -> int:
+    return -(-rows // CHUNK)
+
+
+def chunk_rows(chunk: int, rows: int) -> slice:
+    """The rows of chunk `chunk` of a bank of `rows` rows."""
+    return slice(chunk * CHUNK, min((chunk + 1) * CHUNK, rows))
+
+
+def rows_done(done: np.ndarray, rows: int) -> int:
+    """How many rows the chunks flagged in `done` hold (the last chunk may be short)."""
+    return sum(chunk_rows(c, rows).stop - chunk_rows(c, rows).start for c in np.flatnonzero(done))
 
 
 def read_rows(path: Path) -> list[BankRow]:
@@ -198,13 +215,10 @@ def _open_work(out: Path, key: dict, dim: int) -> tuple[np.ndarray, np.ndarray, 
     work.mkdir(parents=True, exist_ok=True)
     arrays = (np.lib.format.open_memmap(paths[0], "w+", np.uint8, (*shape, *WIDE_CROP_SIZE, 3)),
               np.lib.format.open_memmap(paths[1], "w+", np.float32, (*shape, dim)),
-              np.lib.format.open_memmap(paths[2], "w+", np.bool_, (-(-key["rows"] // CHUNK),)))
+              np.lib.format.open_memmap(paths[2], "w+", np.bool_, (chunk_count(key["rows"]),)))
     arrays[2][:] = False
     for array in arrays:
         array.flush()
     (work / "key.json").write_text(json.dumps(key), encoding="utf-8")  # written last: the work folder is complete
     return arrays
 
-
-def _chunk_size(chunk: int, rows: int) -> int:
-    return min(CHUNK, rows - chunk * CHUNK)

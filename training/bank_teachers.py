@@ -23,7 +23,16 @@ import torch
 from tqdm import tqdm
 
 from sphereapp.core.errors import InputError
-from training.bank import BANK_NAME, CHUNK, VIEWS_NAME, Teacher, teacher_file
+from training.bank import (
+    BANK_NAME,
+    VIEWS_NAME,
+    Teacher,
+    chunk_count,
+    chunk_rows,
+    read_summary,
+    rows_done,
+    teacher_file,
+)
 
 _worker_teacher: Teacher | None = None  # each worker process's own teacher
 
@@ -31,7 +40,7 @@ _worker_teacher: Teacher | None = None  # each worker process's own teacher
 def add_teacher(root: str | Path, make_teacher: Callable[[], Teacher], views: int, workers: int = 1) -> Path:
     """Embed the first `views` views of every row of bank `root` with `make_teacher()` on `workers` processes."""
     root = Path(root)
-    summary = _read_summary(root)
+    summary = read_summary(root)
     all_views = summary["key"]["views"]
     if not 1 <= views <= all_views:
         raise InputError(f"the bank holds {all_views} views a crop: --views must be 1..{all_views}")
@@ -43,12 +52,11 @@ def add_teacher(root: str | Path, make_teacher: Callable[[], Teacher], views: in
         return root
     rows = summary["images"]
     targets, done = _open_work(root, probe.name, (rows, views, probe.dim))
-    chunks = [c for c in range(len(done)) if not done[c]]
+    chunks = np.flatnonzero(~done).tolist()
     bank_views = np.load(root / VIEWS_NAME, mmap_mode="r")
-    with tqdm(total=rows, initial=rows - sum(_rows_of(c, rows).stop - _rows_of(c, rows).start for c in chunks),
-              unit="img", desc=f"{probe.name}") as bar:
+    with tqdm(total=rows, initial=rows_done(done, rows), unit="img", desc=f"{probe.name}") as bar:
         for chunk, embedded in _embed_chunks(bank_views, chunks, views, probe, make_teacher, workers):
-            span = _rows_of(chunk, rows)
+            span = chunk_rows(chunk, rows)
             targets[span] = embedded.reshape(span.stop - span.start, views, probe.dim)
             targets.flush()
             done[chunk] = True
@@ -66,7 +74,7 @@ def _embed_chunks(bank_views: np.ndarray, chunks: list[int], views: int, teacher
                   make_teacher: Callable[[], Teacher], workers: int) -> Iterator[tuple[int, np.ndarray]]:
     """(chunk, (rows * views, D) targets) in chunk order, on this process or a pool of `workers`."""
     rows = len(bank_views)
-    work = ((c, np.ascontiguousarray(bank_views[_rows_of(c, rows), :views])) for c in chunks)
+    work = ((c, np.ascontiguousarray(bank_views[chunk_rows(c, rows), :views])) for c in chunks)
     if workers == 1:
         for chunk, crops in work:
             yield chunk, teacher.embed(crops.reshape(-1, *crops.shape[2:]))
@@ -93,16 +101,6 @@ def _embed_in_worker(crops: np.ndarray) -> np.ndarray:
     return _worker_teacher.embed(crops.reshape(-1, *crops.shape[2:]))
 
 
-def _rows_of(chunk: int, rows: int) -> slice:
-    return slice(chunk * CHUNK, min((chunk + 1) * CHUNK, rows))
-
-
-def _read_summary(root: Path) -> dict:
-    if not (root / BANK_NAME).is_file():
-        raise InputError(f"'{root}' is not a built bank: run 'sphereapp-train bank build' first")
-    return json.loads((root / BANK_NAME).read_text(encoding="utf-8"))
-
-
 def _write_summary(root: Path, summary: dict) -> None:
     temporary = root / f".{BANK_NAME}.tmp"
     temporary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -123,7 +121,7 @@ def _open_work(root: Path, name: str, shape: tuple[int, int, int]) -> tuple[np.n
         return np.load(path, mmap_mode="r+"), np.load(work / "done.npy", mmap_mode="r+")
     work.mkdir(parents=True, exist_ok=True)
     targets = np.lib.format.open_memmap(path, "w+", np.float32, shape)
-    done = np.lib.format.open_memmap(work / "done.npy", "w+", np.bool_, (-(-shape[0] // CHUNK),))
+    done = np.lib.format.open_memmap(work / "done.npy", "w+", np.bool_, (chunk_count(shape[0]),))
     done[:] = False
     for array in (targets, done):
         array.flush()
