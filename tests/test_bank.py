@@ -400,7 +400,8 @@ def test_consistent_teaching_embeds_the_augmented_crop_the_student_sees(built_ba
 
 
 def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untrained_model_file, monkeypatch):
-    monkeypatch.setattr(consistent, "open_teacher", lambda folder: ColourTeacher())
+    teachers = []
+    monkeypatch.setattr(consistent, "open_teacher", lambda folder: teachers.append(ColourTeacher()) or teachers[-1])
     bank = Bank.open(built_bank)
     selection, _ = select(bank.rows, ["people"], ["strangers"])
     selection.save(tmp_path / "sel.npz", {})
@@ -416,6 +417,10 @@ def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untr
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
         torch.testing.assert_close(x, y)
     assert "consistent teaching" in info.recipe
+    assert [teacher.calls for teacher in teachers] == [4, 2, 2]  # one teacher call a batch, in each of the 3 runs
+    assert BankFaces(built_bank, tmp_path / "sel.npz", wide=True)[0][2].shape == (0,)  # no cached target read
+    with pytest.raises(InputError, match="online_teacher needs distill.bank"):
+        load_config(TINY, ["distill.online_teacher='teacher-folder'"])
 
 
 def test_consistent_teaching_refuses_a_teacher_the_run_does_not_distil_from(two_teacher_bank, tmp_path, monkeypatch):

@@ -157,6 +157,7 @@ def read_summary(root: Path) -> dict:
 
 
 def chunk_count(rows: int) -> int:
+    """How many chunks of CHUNK rows a bank of `rows` rows has."""
     return -(-rows // CHUNK)
 
 
@@ -167,7 +168,7 @@ def chunk_rows(chunk: int, rows: int) -> slice:
 
 def rows_done(done: np.ndarray, rows: int) -> int:
     """How many rows the chunks flagged in `done` hold (the last chunk may be short)."""
-    return sum(chunk_rows(c, rows).stop - chunk_rows(c, rows).start for c in np.flatnonzero(done))
+    return sum(len(range(rows)[chunk_rows(c, rows)]) for c in np.flatnonzero(done))
 
 
 def read_rows(path: Path) -> list[BankRow]:

@@ -22,7 +22,8 @@ class BankFaces(Dataset):
     of `teachers` (default: the bank's own teacher). Each teacher's targets are centred on their mean over the
     bank and normalised again: dlib's descriptors of two different people have a mean cosine of 0.83, a cone
     that relational distillation would copy into the student; MobileFaceNet's mean is near zero. `wide`: the
-    view is the bank's whole (112,112,3) crop instead, for a teacher that embeds it afresh (`ConsistentTeaching`)."""
+    view is the bank's whole (112,112,3) crop instead and the targets are empty (0,), for a teacher that embeds
+    each view afresh (`ConsistentTeaching`)."""
 
     def __init__(self, bank_dir: str | Path, selection_path: str | Path, teachers: list[str] | None = None,
                  wide: bool = False):
@@ -54,8 +55,9 @@ class BankFaces(Dataset):
         row = self.selection.rows[position]
         crop = np.array(self._views[row, view])
         crop = crop if self.wide else center_crop_112x112(crop)
-        target = np.concatenate([centred_on(t[row, view if view < t.shape[1] else 0], centre)
-                                 for t, centre in zip(self._targets, self.centres)]).astype(np.float32)
+        target = (np.empty(0, np.float32) if self.wide else  # the teacher embeds a wide view afresh
+                  np.concatenate([centred_on(t[row, view if view < t.shape[1] else 0], centre)
+                                  for t, centre in zip(self._targets, self.centres)]).astype(np.float32))
         return torch.from_numpy(crop), int(self.labels[position]), torch.from_numpy(target)
 
     def describe(self) -> str:

@@ -103,9 +103,9 @@ class DistillConfig:
     student's own in-batch cosines towards the teacher's. `selection` says which faces and classes;
     the margin head sees only the labelled ones. Online augmentation is off: the views are the augmentation.
     `teachers` {name: share} distils from several teachers the bank holds (`bank add-teacher`), each through its
-    own linear map, the losses weighted by the shares. `online_teacher` (the bank teacher's model folder):
-    consistent teaching instead of cached targets, each drawn view augmented afresh with `augment` and embedded
-    by the teacher as the student sees it (`training.consistent`). `bank` None or "": off.
+    own linear map, the losses weighted by the shares. `online_teacher` (the MobileFaceNet folder of a bank
+    built with it): consistent teaching instead of cached targets, each drawn view augmented afresh with
+    `augment` and embedded by the teacher as the student sees it (`training.consistent`). `bank` None or "": off.
     """
 
     bank: str | None = None
@@ -225,6 +225,8 @@ def validate(config: TrainConfig) -> None:
         (config.schedule.warmup_iters >= 0, "schedule.warmup_iters must be 0 or more"),
         (not config.distill.bank or bool(config.distill.selection),
          "distill.bank needs distill.selection (written by 'sphereapp-train bank select')"),
+        (not config.distill.online_teacher or bool(config.distill.bank),
+         "distill.online_teacher needs distill.bank (the views it embeds afresh)"),
         (not (config.distill.bank and config.teacher.embeddings),
          "use either distill.bank or teacher.embeddings, not both"),
         (not config.distill.bank or 0 <= config.distill.unlabelled_per_batch < config.data.batch_size,

@@ -20,7 +20,7 @@ from training.bank_data import centred_on
 
 
 def open_teacher(folder: str | Path) -> Teacher:
-    """The MobileFaceNet teacher in `folder`, on this process's torch threads."""
+    """The MobileFaceNet teacher in `folder`, on as many threads as training (it runs between its steps)."""
     from training.teacher_mobilefacenet import MobileFaceNetTeacher
 
     return MobileFaceNetTeacher(folder, threads=torch.get_num_threads())
@@ -33,7 +33,9 @@ class ConsistentTeaching:
         self.teacher, self.centre, self.augment = teacher, centre, augment
 
     def __call__(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 (N, 112, 112, 3) views -> (uint8 (N, 112, 96, 3) student crops, float32 (N, D) targets)."""
-        augmented = self.augment(views).cpu().numpy()
+        """uint8 (N, 112, 112, 3) views -> (uint8 (N, 112, 96, 3) student crops, float32 (N, D) targets), on the
+        CPU; the augmentation runs on its generator's device."""
+        augmented = self.augment(views.to(self.augment.generator.device)).cpu().numpy()
         targets = centred_on(self.teacher.embed(augmented), self.centre).astype(np.float32)
         return torch.from_numpy(center_crop_112x112(augmented)), torch.from_numpy(targets)
+

@@ -33,6 +33,8 @@ from sphereapp.core.vision.modelfile import TORCH_SUFFIXES, ModelInfo, load_embe
 from sphereapp.core.vision.models import build_model, normalize_input
 from training import consistent
 from training.augment import BatchAugmenter
+from training.bank import Teacher
+from training.bank_data import BankFaces, BankPlan
 from training.checkpoint import (
     CHECKPOINT_NAME,
     capture_rng_states,
@@ -40,8 +42,6 @@ from training.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
-from training.bank import Teacher
-from training.bank_data import BankFaces, BankPlan
 from training.config import ScheduleConfig, TeacherConfig, TrainConfig, config_to_dict
 from training.data import BatchPlan, PreparedFaces
 from training.evaluation import read_lfw_pairs
@@ -180,6 +180,8 @@ class _Run:
             if self.distilling else []
         if any(share <= 0 for share in self.teacher_shares):
             raise InputError(f"distill.teachers shares must be > 0, not {config.distill.teachers}")
+        online_teacher = (_online_teacher(config.distill.online_teacher, self.dataset)
+                          if self.distilling and config.distill.online_teacher else None)
         self.teacher = _load_teacher(config.teacher, len(self.dataset))
         backbone = build_model(config.model.backbone, embedding_size=config.model.embedding_size)
         initial = _initial_states(config) if config.init and checkpoint is None else {}
@@ -228,9 +230,8 @@ class _Run:
                             pin_memory=self.device.type == "cuda", persistent_workers=config.data.num_workers > 0)
         self.batches = iter(loader)
         self.augment = BatchAugmenter(config.augment, self.generator)
-        self.consistent = (consistent.ConsistentTeaching(_online_teacher(config.distill.online_teacher, self.dataset),
-                                              self.dataset.centres[0], self.augment)
-                           if self.distilling and config.distill.online_teacher else None)
+        self.consistent = (None if online_teacher is None else
+                           consistent.ConsistentTeaching(online_teacher, self.dataset.centres[0], self.augment))
         self.log = _MetricsLog(out_dir, self.start, self.process.is_main, self.device)
         self.lfw_probe = None
         if config.eval.lfw_dir and self.process.is_main:
