@@ -51,7 +51,8 @@ def test_demo_people_are_told_apart_and_found_again(components, tmp_path):
 
 def test_the_demo_names_both_hikers_and_nobody_else(components, tmp_path):
     """`sphereapp demo`'s run with the shipped model and default settings. Watched by eye: the hiker in teal walks
-    out of the clip by frame 40; the hiker in the red cap, behind her until then, is named from frame 45 on."""
+    out of the clip by frame 40; the hiker in the red cap walks behind her, his face small over her shoulder from
+    frame 22 on, then in full view once she has gone: no face before frame 22 is his."""
     log = tmp_path / "demo.json"
     assert main(["run", str(DEMO_VIDEO), "--gallery", str(DEMO_GALLERY), "-o", str(tmp_path / "demo.mp4"),
                  "--json", str(log)]) == 0
@@ -65,4 +66,4 @@ def test_the_demo_names_both_hikers_and_nobody_else(components, tmp_path):
     assert set(frames_of) == {"Hiker in teal", "Hiker in red cap"}
     assert all(len(tracks) == 1 for tracks in tracks_of.values()), tracks_of  # one person each, no stranger
     assert max(frames_of["Hiker in teal"]) < 40
-    assert min(frames_of["Hiker in red cap"]) >= 45
+    assert min(frames_of["Hiker in red cap"]) >= 22
