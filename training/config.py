@@ -101,7 +101,8 @@ class DistillConfig:
     cached views, and the student's embedding, through a learned linear map into the teacher's space, is pulled
     towards the teacher's embedding of that same view (cosine loss); `relational_weight` > 0 also pulls the
     student's own in-batch cosines towards the teacher's. `selection` says which faces and classes;
-    the margin head sees only the labelled ones. Online augmentation is off: the views are the augmentation.
+    the margin head sees only the labelled ones. Without `online_teacher`, online augmentation is off: the cached
+    views are the augmentation.
     `teachers` {name: share} distils from several teachers the bank holds (`bank add-teacher`), each through its
     own linear map, the losses weighted by the shares. `online_teacher` (the MobileFaceNet folder of a bank
     built with it): consistent teaching instead of cached targets, each drawn view augmented afresh with

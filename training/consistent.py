@@ -38,4 +38,3 @@ class ConsistentTeaching:
         augmented = self.augment(views.to(self.augment.generator.device)).cpu().numpy()
         targets = centred_on(self.teacher.embed(augmented), self.centre).astype(np.float32)
         return torch.from_numpy(center_crop_112x112(augmented)), torch.from_numpy(targets)
-

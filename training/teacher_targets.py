@@ -28,6 +28,7 @@ from sphereapp.core.errors import InputError
 from sphereapp.core.files import save_npy
 from sphereapp.core.vision.detect import DetectorConfig, FaceDetector
 from sphereapp.core.vision.device import resolve_device
+from training.bank_data import centred_on
 from training.data import LIST_NAME, SUMMARY_NAME, read_json_or_empty, read_list
 from training.prepare import BOXES_NAME
 from training.teacher import TEACHER_DIM, TEACHER_NAME, DlibTeacher, embed_files
@@ -82,9 +83,8 @@ def write_teacher_embeddings(data_dir: str | Path, out: str | Path | None = None
 
 def centred(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows minus their mean, L2-normalised again; and the mean."""
-    mean = embeddings.mean(axis=0, dtype=np.float64).astype(np.float32)
-    shifted = embeddings - mean
-    return shifted / np.linalg.norm(shifted, axis=1, keepdims=True), mean
+    mean = embeddings.mean(axis=0, dtype=np.float64)
+    return centred_on(embeddings, mean).astype(np.float32), mean.astype(np.float32)
 
 
 def _prepared(data_dir: Path, source: Path | None) -> tuple[list, Path, int]:
