@@ -1,8 +1,9 @@
 """Pack prepared training data small enough to carry to the GPU machine, and unpack it there.
 
 The device tool carries at most 64 MiB with the working tree (the shipped weights alone are 45 MB), so the
-112x96 crops travel as WebP (quality 90: 10 MiB for the 4,592 benchmark crops, mean error 1.5 grey levels,
-below the training augmentation's colour jitter) with list.tsv, summary.json and the teacher embeddings.
+crops (112x96, or 112x112 from `prepare --wide`) travel as WebP (quality 90: 10 MiB for the 4,592 112x96 benchmark
+crops, mean error 1.5 grey levels, below the training augmentation's colour jitter) with list.tsv, summary.json
+and the teacher embeddings.
 
     python scripts/device_pack.py pack .data/bench .data/device/bench
     python scripts/device_pack.py unpack .data/device/bench /tmp/bench      # on the device machine
@@ -20,7 +21,6 @@ import numpy as np
 
 from sphereapp.core.files import replacing
 from training.data import CROPS_NAME, LIST_NAME, SUMMARY_NAME
-from training.prepare import CROP_SHAPE
 
 PACKED_NAME = "crops.webp.npz"
 QUALITY = 90
@@ -39,7 +39,7 @@ def pack(data_dir: Path, out_dir: Path) -> int:
     offsets = np.cumsum([0] + [len(data) for data in encoded])
     out_dir.mkdir(parents=True, exist_ok=True)
     with replacing(out_dir / PACKED_NAME) as temporary, temporary.open("xb") as handle:
-        np.savez(handle, data=np.concatenate(encoded), offsets=offsets)
+        np.savez(handle, data=np.concatenate(encoded), offsets=offsets, shape=np.array(crops.shape[1:]))
     for path in _small_files(data_dir):
         shutil.copyfile(path, out_dir / path.name)
     return sum(path.stat().st_size for path in out_dir.iterdir())
@@ -48,11 +48,11 @@ def pack(data_dir: Path, out_dir: Path) -> int:
 def unpack(packed_dir: Path, data_dir: Path) -> int:
     """Decode the crops back into data_dir/crops.npy beside the small files; returns the number of crops."""
     with np.load(packed_dir / PACKED_NAME) as packed:
-        data, offsets = packed["data"], packed["offsets"]
+        data, offsets, shape = packed["data"], packed["offsets"], tuple(packed["shape"].tolist())
     data_dir.mkdir(parents=True, exist_ok=True)
     count = len(offsets) - 1
     with replacing(data_dir / CROPS_NAME) as temporary:
-        crops = np.lib.format.open_memmap(temporary, "w+", np.uint8, (count, *CROP_SHAPE))
+        crops = np.lib.format.open_memmap(temporary, "w+", np.uint8, (count, *shape))
         for i in range(count):
             crops[i] = cv2.imdecode(data[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)[:, :, ::-1]
         crops.flush()
