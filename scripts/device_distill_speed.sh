@@ -31,14 +31,11 @@ echo "bank build with $(nproc) teacher threads: $($PYTHON -c "print(round($(date
 $PYTHON -m training bank select "$WORK/bank" "$WORK/sel.npz" --labelled train | tee -a "$OUT/bank.log"
 
 fit() {  # fit BATCH UNLABELLED: the stage-5 recipe's loss, augmentation and online teacher at that batch size
-    $PYTHON -m training fit --config configs/cpu_distill_sphereface20_sphereface2.toml --out "$WORK/fit_$1" \
+    $PYTHON -m training fit --config configs/cpu_consistent_sphereface20_sphereface2.toml --out "$WORK/fit_$1" \
         --set "distill.bank=\"$WORK/bank\"" --set "distill.selection=\"$WORK/sel.npz\"" \
         --set "distill.online_teacher=\"$TEACHER\"" --set "data.batch_size=$1" --set "distill.unlabelled_per_batch=$2" \
-        --set data.num_workers=4 --set augment.flip_p=0.5 --set augment.affine_p=0.8 --set augment.max_scale=0.1 \
-        --set augment.max_shift_px=6.0 --set augment.colour_p=0.8 --set augment.brightness=0.3 \
-        --set augment.contrast=0.3 --set augment.saturation=0.3 --set augment.blur_p=0.2 --set augment.downscale_p=0.2 \
-        --set 'augment.downscale_range=[0.3, 0.6]' --set augment.gray_p=0.1 --set ema_decay=0.999 \
-        --set iterations="$ITERATIONS" --set log_every=25 --set ckpt_every=100000 --set 'eval.lfw_dir=""' \
+        --set data.num_workers=4 --set iterations="$ITERATIONS" --set log_every=25 --set ckpt_every=100000 \
+        --set 'eval.lfw_dir=""' \
         2>&1 | tr '\r' '\n' | grep -v '^fit: ' | tee "$OUT/fit_$1.log"
     cp "$WORK/fit_$1/metrics.csv" "$OUT/metrics_$1.csv"
 }

@@ -208,14 +208,19 @@ def test_training_learns_to_tell_the_people_apart(tiny_data, tmp_path, head, amp
     assert cosine[same & off_diagonal].mean() > cosine[~same].mean() + 0.3
 
 
-def test_device_pack_round_trip(tiny_data, tmp_path):
-    """scripts/device_pack.py: crops travel as WebP and come back as prepared data fit can read."""
+def _packed_and_unpacked(data: Path, tmp_path: Path) -> Path:
+    """`data` through scripts/device_pack.py pack and unpack; returns the unpacked folder."""
     script = Path(__file__).resolve().parents[1] / "scripts" / "device_pack.py"
-    for action, source, target in (("pack", tiny_data, tmp_path / "packed"), ("unpack", tmp_path / "packed",
-                                                                              tmp_path / "data")):
+    for action, source, target in (("pack", data, tmp_path / "packed"), ("unpack", tmp_path / "packed",
+                                                                         tmp_path / "data")):
         subprocess.run([sys.executable, str(script), action, str(source), str(target)], check=True,
                        capture_output=True)
-    original, unpacked = PreparedFaces(tiny_data), PreparedFaces(tmp_path / "data")
+    return tmp_path / "data"
+
+
+def test_device_pack_round_trip(tiny_data, tmp_path):
+    """scripts/device_pack.py: crops travel as WebP and come back as prepared data fit can read."""
+    original, unpacked = PreparedFaces(tiny_data), PreparedFaces(_packed_and_unpacked(tiny_data, tmp_path))
     assert unpacked.labels.tolist() == original.labels.tolist()
     colours = [np.load(folder / "crops.npy").mean(axis=(1, 2)) for folder in (tiny_data, tmp_path / "data")]
     assert np.abs(colours[0] - colours[1]).max() < 3, "each crop keeps its colour (lossy WebP smooths the noise)"
@@ -223,16 +228,12 @@ def test_device_pack_round_trip(tiny_data, tmp_path):
 
 def test_device_pack_keeps_wide_crops_wide(tiny_data, tmp_path):
     """112x112 crops (`prepare --wide`, what a bank is built from) come back 112x112."""
-    script = Path(__file__).resolve().parents[1] / "scripts" / "device_pack.py"
     wide = tmp_path / "wide"
     shutil.copytree(tiny_data, wide)
     crops = np.load(wide / "crops.npy")
     np.save(wide / "crops.npy", np.pad(crops, ((0, 0), (0, 0), (8, 8), (0, 0)), mode="edge"))
-    for action, source, target in (("pack", wide, tmp_path / "packed"), ("unpack", tmp_path / "packed",
-                                                                        tmp_path / "data")):
-        subprocess.run([sys.executable, str(script), action, str(source), str(target)], check=True,
-                       capture_output=True)
-    assert np.load(tmp_path / "data" / "crops.npy").shape == (len(crops), 112, 112, 3)
+    unpacked = _packed_and_unpacked(wide, tmp_path)
+    assert np.load(unpacked / "crops.npy").shape == (len(crops), 112, 112, 3)
 
 
 def test_weight_average_follows_the_polyak_rule_and_resumes_exactly(tiny_data, tmp_path):
