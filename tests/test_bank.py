@@ -22,7 +22,7 @@ from training.bank_teachers import add_teacher
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.cli import main
 from training.config import AugmentConfig, load_config
-from training.consistent import ConsistentTeaching
+from training.consistent import ConsistentTeaching, blend_some
 from training.fit import fit
 from training.prepare import PrepareOptions, prepare
 
@@ -391,12 +391,45 @@ def test_consistent_teaching_embeds_the_augmented_crop_the_student_sees(built_ba
     views = torch.from_numpy(np.array(Bank.open(built_bank).views[:5, 0]))
     strong = AugmentConfig(flip_p=0.5, affine_p=1.0, colour_p=1.0)
     centre = np.full(ColourTeacher.dim, 0.1)
-    crops, targets = ConsistentTeaching(ColourTeacher(), centre, BatchAugmenter(strong, torch.Generator().manual_seed(3)))(views)
+    labels = torch.arange(5)
+    crops, targets, same = ConsistentTeaching(ColourTeacher(), centre,
+                                              BatchAugmenter(strong, torch.Generator().manual_seed(3)))(views, labels)
     again = BatchAugmenter(strong, torch.Generator().manual_seed(3))(views).numpy()
     assert not np.array_equal(again, views.numpy())  # the augmentation did change the views
     np.testing.assert_array_equal(crops.numpy(), again[:, :, 8:104])
     expected = ColourTeacher().embed(again) - centre
     np.testing.assert_allclose(targets.numpy(), expected / np.linalg.norm(expected, axis=1, keepdims=True), rtol=1e-5)
+    assert same.tolist() == labels.tolist()
+
+
+def test_mixup_blends_a_share_of_the_faces_and_keeps_them_out_of_the_margin_loss(built_bank):
+    views = torch.from_numpy(np.array(Bank.open(built_bank).views[:, 0]))
+    n = len(views)
+    generator = torch.Generator().manual_seed(5)
+    mixed, blended = blend_some(views, 0.5, generator)
+    assert 0 < int(blended.sum()) < n
+    np.testing.assert_array_equal(mixed[~blended].numpy(), views[~blended].numpy())
+    # Each blend lies between its own face and its partner's: re-draw the same partners and weights.
+    redraw = torch.Generator().manual_seed(5)
+    torch.rand(n, generator=redraw)
+    partner, lam = torch.randperm(n, generator=redraw), torch.rand(n, generator=redraw).view(n, 1, 1, 1)
+    expected = (lam * views.float() + (1 - lam) * views[partner].float()).round()
+    np.testing.assert_array_equal(mixed[blended].numpy(), expected[blended].to(torch.uint8).numpy())
+    assert (mixed[blended] != views[blended]).any()
+    strong = AugmentConfig(flip_p=0.5, affine_p=1.0, colour_p=1.0)
+    crops, targets, labels = ConsistentTeaching(ColourTeacher(), np.zeros(ColourTeacher.dim), BatchAugmenter(
+        strong, torch.Generator().manual_seed(7)), mixup_share=0.5)(views, torch.arange(n))
+    redraw = torch.Generator().manual_seed(7)
+    seen, blended = blend_some(BatchAugmenter(strong, redraw)(views), 0.5, redraw)  # augmented, then blended
+    assert labels.tolist() == [-1 if b else i for i, b in enumerate(blended.tolist())]
+    np.testing.assert_array_equal(crops.numpy(), seen.numpy()[:, :, 8:104])
+    expected = ColourTeacher().embed(seen.numpy())  # the teacher embeds the very blend the student sees
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(targets.numpy(), expected, rtol=1e-5)
+    with pytest.raises(InputError, match="mixup_share needs distill.online_teacher"):
+        load_config(TINY, ["distill.mixup_share=0.5"])
+    with pytest.raises(InputError, match="between 0 and 1"):
+        load_config(TINY, ["distill.mixup_share=1.5"])
 
 
 def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untrained_model_file, monkeypatch):
@@ -407,7 +440,7 @@ def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untr
     selection.save(tmp_path / "sel.npz", {})
     config = load_config(TINY, _distill_overrides(built_bank, tmp_path / "sel.npz") + [
         "model.backbone=sphereface4", "model.embedding_size=512", "distill.online_teacher='teacher-folder'",
-        "augment.affine_p=1.0",
+        "augment.affine_p=1.0", "distill.mixup_share=0.5",
         f"init={str(untrained_model_file)!r}", "iterations=4"])
     whole = fit(config, None, tmp_path / "whole")
     fit(config, None, tmp_path / "split", stop_at=2)
@@ -416,7 +449,7 @@ def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untr
     b, _ = load_embedder(resumed.model_path)
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
         torch.testing.assert_close(x, y)
-    assert "consistent teaching" in info.recipe
+    assert "consistent teaching (targets of freshly augmented views, mixup of 0.5 of the faces)" in info.recipe
     assert [teacher.calls for teacher in teachers] == [4, 2, 2]  # one teacher call a batch, in each of the 3 runs
     assert BankFaces(built_bank, tmp_path / "sel.npz", wide=True)[0][2].shape == (0,)  # no cached target read
     with pytest.raises(InputError, match="online_teacher needs distill.bank"):

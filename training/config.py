@@ -106,7 +106,8 @@ class DistillConfig:
     `teachers` {name: share} distils from several teachers the bank holds (`bank add-teacher`), each through its
     own linear map, the losses weighted by the shares. `online_teacher` (the MobileFaceNet folder of a bank
     built with it): consistent teaching instead of cached targets, each drawn view augmented afresh with
-    `augment` and embedded by the teacher as the student sees it (`training.consistent`). `bank` None or "": off.
+    `augment` and embedded by the teacher as the student sees it (`training.consistent`); `mixup_share` of its
+    faces then blended with another face of the batch, for distillation only. `bank` None or "": off.
     """
 
     bank: str | None = None
@@ -117,6 +118,7 @@ class DistillConfig:
     source_share: dict = field(default_factory=dict)  # {source: share of the labelled people drawn from it}
     teachers: dict = field(default_factory=dict)  # {teacher: share of both losses}; {}: the bank's own teacher
     online_teacher: str | None = None  # the bank teacher's model folder; None or "": cached targets
+    mixup_share: float = 0.0  # with online_teacher: share of the faces blended with another (function matching)
 
 
 @dataclass
@@ -228,6 +230,9 @@ def validate(config: TrainConfig) -> None:
          "distill.bank needs distill.selection (written by 'sphereapp-train bank select')"),
         (not config.distill.online_teacher or bool(config.distill.bank),
          "distill.online_teacher needs distill.bank (the views it embeds afresh)"),
+        (0.0 <= config.distill.mixup_share <= 1.0, "distill.mixup_share must be between 0 and 1"),
+        (not config.distill.mixup_share or bool(config.distill.online_teacher),
+         "distill.mixup_share needs distill.online_teacher (the teacher must embed the blends)"),
         (not (config.distill.bank and config.teacher.embeddings),
          "use either distill.bank or teacher.embeddings, not both"),
         (not config.distill.bank or 0 <= config.distill.unlabelled_per_batch < config.data.batch_size,

@@ -4,6 +4,9 @@ Beyer et al., "Knowledge distillation: A good teacher is patient and consistent"
 matches the teacher's function best when both see the same augmented image and the augmentation is fresh every
 time, rather than fixed views with cached targets. Here each bank view the batch draws (112x112, the teacher's
 alignment) is augmented again, embedded by the teacher, and cut to the student's 112x96.
+
+Their "function matching" (Sec. 3.2) adds mixup (Zhang et al., ICLR 2018): the teacher embeds a blend of two
+images, so the student learns the teacher's function between the training images as well as on them.
 """
 
 from __future__ import annotations
@@ -26,15 +29,34 @@ def open_teacher(folder: str | Path) -> Teacher:
     return MobileFaceNetTeacher(folder, threads=torch.get_num_threads())
 
 
+def blend_some(images: torch.Tensor, share: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup: replace each uint8 (N, H, W, 3) image, with probability `share`, by lam * itself + (1 - lam) * a
+    random image of the batch, lam ~ U(0, 1) (big_vision's distillation configs: Dirichlet concentration 1).
+    Returns the images and a bool (N,) mask of the blended ones, all on the generator's device."""
+    n, device = len(images), generator.device
+    blended = torch.rand(n, generator=generator, device=device) < share
+    partner = torch.randperm(n, generator=generator, device=device)
+    lam = torch.rand(n, generator=generator, device=device).view(n, 1, 1, 1)
+    x = images.to(device).float()
+    mixed = (lam * x + (1 - lam) * x[partner]).round_()
+    return torch.where(blended.view(n, 1, 1, 1), mixed, x).to(torch.uint8), blended
+
+
 class ConsistentTeaching:
-    """Fresh augmentation of 112x112 views and the teacher's centred embedding of each augmented crop."""
+    """Fresh augmentation of 112x112 views (a `mixup_share` of them then blended in pairs) and the teacher's
+    centred embedding of each resulting crop."""
 
-    def __init__(self, teacher: Teacher, centre: np.ndarray, augment: BatchAugmenter):
-        self.teacher, self.centre, self.augment = teacher, centre, augment
+    def __init__(self, teacher: Teacher, centre: np.ndarray, augment: BatchAugmenter, mixup_share: float = 0.0):
+        self.teacher, self.centre, self.augment, self.mixup_share = teacher, centre, augment, mixup_share
 
-    def __call__(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 (N, 112, 112, 3) views -> (uint8 (N, 112, 96, 3) student crops, float32 (N, D) targets), on the
-        CPU; the augmentation runs on its generator's device."""
-        augmented = self.augment(views.to(self.augment.generator.device)).cpu().numpy()
+    def __call__(self, views: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """uint8 (N, 112, 112, 3) views and their (N,) labels -> (uint8 (N, 112, 96, 3) student crops, float32
+        (N, D) targets, labels with -1 (distillation only) for the blends), on the CPU; the augmentation runs on
+        its generator's device."""
+        augmented = self.augment(views.to(self.augment.generator.device))
+        if self.mixup_share:
+            augmented, blended = blend_some(augmented, self.mixup_share, self.augment.generator)
+            labels = labels.masked_fill(blended.cpu(), -1)
+        augmented = augmented.cpu().numpy()
         targets = centred_on(self.teacher.embed(augmented), self.centre).astype(np.float32)
-        return torch.from_numpy(center_crop_112x112(augmented)), torch.from_numpy(targets)
+        return torch.from_numpy(center_crop_112x112(augmented)), torch.from_numpy(targets), labels

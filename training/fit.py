@@ -231,7 +231,8 @@ class _Run:
         self.batches = iter(loader)
         self.augment = BatchAugmenter(config.augment, self.generator)
         self.consistent = (None if online_teacher is None else
-                           consistent.ConsistentTeaching(online_teacher, self.dataset.centres[0], self.augment))
+                           consistent.ConsistentTeaching(online_teacher, self.dataset.centres[0], self.augment,
+                                                         config.distill.mixup_share))
         self.log = _MetricsLog(out_dir, self.start, self.process.is_main, self.device)
         self.lfw_probe = None
         if config.eval.lfw_dir and self.process.is_main:
@@ -261,7 +262,7 @@ class _Run:
         """One SGD iteration (0-based `iteration`) and the per-iteration LR update; returns the LR it used."""
         images, labels, extra = next(self.batches)
         if self.consistent is not None:
-            images, extra = self.consistent(images)
+            images, extra, labels = self.consistent(images, labels)
         images = images.to(self.device, non_blocking=True)
         if not self.distilling:  # a bank's views are already augmented, and their targets belong to them
             images = self.augment(images)
@@ -525,7 +526,9 @@ def _model_info(config: TrainConfig, dataset: PreparedFaces | BankFaces, lfw: Pr
                                                                       "excluded" if summary.get("excluded_people")
                                                                       else ""))
     shares = f" (shares {json.dumps(config.distill.teachers)})" if config.distill.teachers else ""
-    teaching = ", consistent teaching (targets of freshly augmented views)" if config.distill.online_teacher else ""
+    mixup = f", mixup of {config.distill.mixup_share:g} of the faces" if config.distill.mixup_share else ""
+    teaching = (f", consistent teaching (targets of freshly augmented views{mixup})" if config.distill.online_teacher
+                else "")
     distilled = (f"; embedding distillation from {' + '.join(dataset.teachers)}{shares} x {config.distill.weight}"
                  f"{teaching}" if isinstance(dataset, BankFaces) else "; distilled" if config.teacher.embeddings else "")
     s = config.schedule
