@@ -23,6 +23,7 @@ from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.cli import main
 from training.config import AugmentConfig, load_config
 from training.consistent import ConsistentTeaching, blend_some
+from training import fit as fit_module
 from training.fit import fit
 from training.prepare import PrepareOptions, prepare
 
@@ -391,10 +392,10 @@ def test_consistent_teaching_embeds_the_augmented_crop_the_student_sees(built_ba
     views = torch.from_numpy(np.array(Bank.open(built_bank).views[:5, 0]))
     strong = AugmentConfig(flip_p=0.5, affine_p=1.0, colour_p=1.0)
     centre = np.full(ColourTeacher.dim, 0.1)
-    labels = torch.arange(5)
-    crops, targets, same = ConsistentTeaching(ColourTeacher(), centre,
-                                              BatchAugmenter(strong, torch.Generator().manual_seed(3)))(views, labels)
-    again = BatchAugmenter(strong, torch.Generator().manual_seed(3))(views).numpy()
+    labels, used, redraw = torch.arange(5), torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    crops, targets, same = ConsistentTeaching(ColourTeacher(), centre, BatchAugmenter(strong, used))(views, labels)
+    again = BatchAugmenter(strong, redraw)(views).numpy()
+    assert torch.equal(used.get_state(), redraw.get_state())  # without mixup, no draw beyond the augmentation
     assert not np.array_equal(again, views.numpy())  # the augmentation did change the views
     np.testing.assert_array_equal(crops.numpy(), again[:, :, 8:104])
     expected = ColourTeacher().embed(again) - centre
@@ -402,45 +403,61 @@ def test_consistent_teaching_embeds_the_augmented_crop_the_student_sees(built_ba
     assert same.tolist() == labels.tolist()
 
 
-def test_mixup_blends_a_share_of_the_faces_and_keeps_them_out_of_the_margin_loss(built_bank):
+def test_mixup_blends_a_fixed_share_of_each_group_with_other_faces(built_bank):
     views = torch.from_numpy(np.array(Bank.open(built_bank).views[:, 0]))
-    n = len(views)
-    generator = torch.Generator().manual_seed(5)
-    mixed, blended = blend_some(views, 0.5, generator)
-    assert 0 < int(blended.sum()) < n
+    labelled = torch.arange(len(views)) % 3 != 0
+    mixed, blended = blend_some(views, labelled, 0.5, torch.Generator().manual_seed(5))
+    assert int((blended & labelled).sum()) == int(labelled.sum()) // 2
+    assert int((blended & ~labelled).sum()) == int((~labelled).sum()) // 2
     np.testing.assert_array_equal(mixed[~blended].numpy(), views[~blended].numpy())
-    # Each blend lies between its own face and its partner's: re-draw the same partners and weights.
-    redraw = torch.Generator().manual_seed(5)
-    torch.rand(n, generator=redraw)
-    partner, lam = torch.randperm(n, generator=redraw), torch.rand(n, generator=redraw).view(n, 1, 1, 1)
-    expected = (lam * views.float() + (1 - lam) * views[partner].float()).round()
-    np.testing.assert_array_equal(mixed[blended].numpy(), expected[blended].to(torch.uint8).numpy())
+    x, y = views.reshape(len(views), -1).double(), mixed.reshape(len(views), -1).double()
+    for i in torch.nonzero(blended).view(-1).tolist():  # lam * x_i + (1 - lam) * x_j for some other face j
+        fits = []
+        for j in [j for j in range(len(views)) if j != i]:
+            d = x[i] - x[j]
+            lam = float(((y[i] - x[j]) @ d) / (d @ d))
+            fits.append((0 <= lam <= 1, float((lam * x[i] + (1 - lam) * x[j] - y[i]).abs().max())))
+        assert any(inside and error <= 1.0 for inside, error in fits), (i, sorted(e for _, e in fits)[:3])
     assert (mixed[blended] != views[blended]).any()
-    strong = AugmentConfig(flip_p=0.5, affine_p=1.0, colour_p=1.0)
-    crops, targets, labels = ConsistentTeaching(ColourTeacher(), np.zeros(ColourTeacher.dim), BatchAugmenter(
-        strong, torch.Generator().manual_seed(7)), mixup_share=0.5)(views, torch.arange(n))
-    redraw = torch.Generator().manual_seed(7)
-    seen, blended = blend_some(BatchAugmenter(strong, redraw)(views), 0.5, redraw)  # augmented, then blended
-    assert labels.tolist() == [-1 if b else i for i, b in enumerate(blended.tolist())]
-    np.testing.assert_array_equal(crops.numpy(), seen.numpy()[:, :, 8:104])
-    expected = ColourTeacher().embed(seen.numpy())  # the teacher embeds the very blend the student sees
-    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
-    np.testing.assert_allclose(targets.numpy(), expected, rtol=1e-5)
+    _, almost_all = blend_some(views, labelled, 0.99, torch.Generator().manual_seed(5))
+    assert (labelled & ~almost_all).any()  # a share below 1 always leaves labelled faces for the margin head
+
+
+def test_mixup_in_consistent_teaching_labels_blends_as_distillation_only(built_bank):
+    views = torch.from_numpy(np.array(Bank.open(built_bank).views[:, 0]))
+    strong, teacher = AugmentConfig(flip_p=0.5, affine_p=1.0, colour_p=1.0), ColourTeacher()
+    seen = []
+    teacher.embed = lambda crops, embed=teacher.embed: seen.append(crops.copy()) or embed(crops)
+    crops, targets, labels = ConsistentTeaching(teacher, np.zeros(ColourTeacher.dim), BatchAugmenter(
+        strong, torch.Generator().manual_seed(7)), mixup_share=0.5)(views, torch.arange(len(views)))
+    plain = BatchAugmenter(strong, torch.Generator().manual_seed(7))(views).numpy()  # before blending
+    blends = (labels == -1).numpy()
+    assert blends.sum() == len(views) // 2
+    assert labels[~blends].tolist() == np.flatnonzero(~blends).tolist()
+    np.testing.assert_array_equal(seen[0][~blends], plain[~blends])
+    assert all(not np.array_equal(seen[0][i], plain[i]) for i in np.flatnonzero(blends))
+    np.testing.assert_array_equal(crops.numpy(), seen[0][:, :, 8:104])  # the teacher saw what the student sees
+    expected = ColourTeacher().embed(seen[0])
+    np.testing.assert_allclose(targets.numpy(), expected / np.linalg.norm(expected, axis=1, keepdims=True), rtol=1e-5)
     with pytest.raises(InputError, match="mixup_share needs distill.online_teacher"):
         load_config(TINY, ["distill.mixup_share=0.5"])
     with pytest.raises(InputError, match="between 0 and 1"):
-        load_config(TINY, ["distill.mixup_share=1.5"])
+        load_config(TINY, ["distill.mixup_share=1.0"])
 
 
-def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untrained_model_file, monkeypatch):
-    teachers = []
+@pytest.mark.parametrize("mixup", [0.0, 0.5])
+def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untrained_model_file, monkeypatch, mixup):
+    teachers, labelled_rows = [], []
     monkeypatch.setattr(consistent, "open_teacher", lambda folder: teachers.append(ColourTeacher()) or teachers[-1])
+    forward = fit_module._Trainee.forward
+    monkeypatch.setattr(fit_module._Trainee, "forward", lambda self, images, labels: labelled_rows.append(
+        int((labels >= 0).sum())) or forward(self, images, labels))
     bank = Bank.open(built_bank)
     selection, _ = select(bank.rows, ["people"], ["strangers"])
     selection.save(tmp_path / "sel.npz", {})
     config = load_config(TINY, _distill_overrides(built_bank, tmp_path / "sel.npz") + [
         "model.backbone=sphereface4", "model.embedding_size=512", "distill.online_teacher='teacher-folder'",
-        "augment.affine_p=1.0", "distill.mixup_share=0.5",
+        "augment.affine_p=1.0", f"distill.mixup_share={mixup}",
         f"init={str(untrained_model_file)!r}", "iterations=4"])
     whole = fit(config, None, tmp_path / "whole")
     fit(config, None, tmp_path / "split", stop_at=2)
@@ -449,8 +466,11 @@ def test_fit_with_consistent_teaching_resumes_exactly(built_bank, tmp_path, untr
     b, _ = load_embedder(resumed.model_path)
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
         torch.testing.assert_close(x, y)
-    assert "consistent teaching (targets of freshly augmented views, mixup of 0.5 of the faces)" in info.recipe
+    assert ("consistent teaching (targets of freshly augmented views, mixup of 0.5 of the faces)" if mixup else
+            "consistent teaching (targets of freshly augmented views)") in info.recipe
     assert [teacher.calls for teacher in teachers] == [4, 2, 2]  # one teacher call a batch, in each of the 3 runs
+    labelled = config.data.batch_size - config.distill.unlabelled_per_batch
+    assert labelled_rows == [labelled - int(mixup * labelled)] * 8  # the margin head never sees a blend
     assert BankFaces(built_bank, tmp_path / "sel.npz", wide=True)[0][2].shape == (0,)  # no cached target read
     with pytest.raises(InputError, match="online_teacher needs distill.bank"):
         load_config(TINY, ["distill.online_teacher='teacher-folder'"])
