@@ -48,8 +48,8 @@ def blend_some(images: torch.Tensor, labelled: torch.Tensor, share: float,
 
 
 class ConsistentTeaching:
-    """Fresh augmentation of 112x112 views (a `mixup_share` of them then blended in pairs) and the teacher's
-    centred embedding of each resulting crop."""
+    """Fresh augmentation of 112x112 views (a `mixup_share` of them then each blended with another view) and the
+    teacher's centred embedding of each resulting crop."""
 
     def __init__(self, teacher: Teacher, centre: np.ndarray, augment: BatchAugmenter, mixup_share: float = 0.0):
         self.teacher, self.centre, self.augment, self.mixup_share = teacher, centre, augment, mixup_share
