@@ -25,6 +25,7 @@ import numpy as np
 from sphereapp.benchmark import even_width, random_recognizer
 from sphereapp.core.drivers.file import run_video
 from sphereapp.core.media.video import VideoReader, VideoWriter
+from sphereapp.core.memory import reuse_large_blocks
 from sphereapp.core.recognition.speed import Speed
 from sphereapp.core.vision.components import load_components
 
@@ -69,6 +70,7 @@ def main() -> int:
     speed = Speed(args.detect_every, args.embed_every, args.scan_every)
     if not args.video.is_file():
         sys.exit(f"video not found: {args.video}")
+    reuse_large_blocks()  # as `sphereapp run` does
     recognizer = random_recognizer(load_components(args.model, "auto"))
     with tempfile.TemporaryDirectory(prefix="sphereapp-rss-") as folder:
         clip = Path(folder) / "looped.mp4"

@@ -5,7 +5,9 @@ Each resolution is measured on the same clip (the first N frames of the input, r
 2. naive loop, as a user would write it from the facenet-pytorch README: decode a frame, `MTCNN.detect` on it,
    crop each box and resize it to 112x96, embed the faces one at a time (same SphereFace weights), match,
    draw with OpenCV, encode with `cv2.VideoWriter`; measured only when facenet-pytorch is installed
-   (`NAIVE_INSTALL`: sphereapp itself does not need it);
+   (`NAIVE_INSTALL`: sphereapp itself does not need it). It runs in a process of its own, started afresh as a
+   user's script is, with the same number of torch threads: sphereapp's process-wide settings (core/memory.py)
+   do not reach it;
 3. `sphereapp run`'s pipeline (`run_video`: batched detection, aligned crops, batched flip-fused embedding,
    tracking, H.264 encode with audio), with the same speed options as `sphereapp run`.
 Both recognisers match against the same gallery of random unit vectors: its content does not change the work.
@@ -15,12 +17,17 @@ single runs vary. With `profile`, the pipeline's runs also time each of its stag
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import itertools
+import multiprocessing
 import os
 import platform
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,6 +43,7 @@ from sphereapp.core.media.video import VideoReader, VideoWriter
 from sphereapp.core.recognition.recognizer import Recognizer
 from sphereapp.core.timing import NO_TIMES, StageTimes
 from sphereapp.core.vision.components import Components
+from sphereapp.core.vision.embed import Embedder
 from sphereapp.core.vision.models import normalize_input
 from sphereapp.profiling import Profile
 
@@ -108,20 +116,33 @@ def decode_fps(path: Path) -> float:
     return count / (time.perf_counter() - started)
 
 
-def reference_mtcnn(device: torch.device) -> torch.nn.Module | None:
-    """facenet-pytorch's MTCNN for the naive loop; None when facenet-pytorch is not installed."""
+def facenet_installed() -> bool:
+    """Whether facenet-pytorch, the naive loop's detector, imports (it needs torchvision, which sphereapp does not)."""
     try:
-        from facenet_pytorch import MTCNN
+        importlib.import_module("facenet_pytorch")
     except ImportError:
-        return None
-    return MTCNN(keep_all=True, device=device)
+        return False
+    return True
 
 
-def naive_fps(path: Path, mtcnn: torch.nn.Module, components: Components, gallery: np.ndarray, threshold: float,
-              output: Path) -> tuple[float, int]:
+@functools.cache
+def naive_models(model_path: Path, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """facenet-pytorch's MTCNN and the embedding network of `model_path`, loaded once per naive-loop process."""
+    from facenet_pytorch import MTCNN
+
+    return MTCNN(keep_all=True, device=device), Embedder.from_file(model_path, device).model
+
+
+def naive_run(path: Path, model_path: Path, device: torch.device, threads: int, gallery: np.ndarray,
+              threshold: float, output: Path) -> tuple[float, int]:
+    """`naive_fps` with `threads` torch threads; the body of the naive loop's own process."""
+    torch.set_num_threads(threads)
+    return naive_fps(path, *naive_models(model_path, device), device, gallery, threshold, output)
+
+
+def naive_fps(path: Path, mtcnn: torch.nn.Module, model: torch.nn.Module, device: torch.device, gallery: np.ndarray,
+              threshold: float, output: Path) -> tuple[float, int]:
     """Frames/s and faces found by the per-frame, per-face loop of the facenet-pytorch README with its `mtcnn`."""
-    model = components.embedder.model
-    device = components.device
     gallery_t = torch.from_numpy(gallery).to(device)
     started, count, faces = time.perf_counter(), 0, 0
     with VideoReader(path) as reader:
@@ -177,9 +198,10 @@ def bench(source: str | Path, components: Components, heights: list[int], frames
     with `profile`, the time of each pipeline stage over the runs as well."""
     gallery = random_gallery(GALLERY_SIZE, components.embedder.info.embedding_size)
     threshold = components.embedder.info.threshold
-    mtcnn = reference_mtcnn(components.device)
+    naive_process = (ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) if facenet_installed()
+                     else contextlib.nullcontext())
     rows = []
-    with tempfile.TemporaryDirectory(prefix="sphereapp-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="sphereapp-bench-") as folder, naive_process as naive_loop:
         work = Path(folder)
         for height in heights:
             clip = work / f"clip_{height}.mp4"
@@ -188,8 +210,10 @@ def bench(source: str | Path, components: Components, heights: list[int], frames
             runs, summaries = [], []
             for _ in range(repeat):
                 decoded = decode_fps(clip)
-                naive = (naive_fps(clip, mtcnn, components, gallery.embeddings, threshold, work / "naive.mp4")
-                         if mtcnn is not None else (None, None))
+                naive = (naive_loop.submit(naive_run, clip, components.model_path, components.device,
+                                           torch.get_num_threads(), gallery.embeddings, threshold,
+                                           work / "naive.mp4").result()
+                         if naive_loop is not None else (None, None))
                 summaries.append(pipeline_run(clip, components, gallery, threshold, work / "pipeline.mp4",
                                               times=times, **options))
                 runs.append((decoded, *naive, summaries[-1].fps, summaries[-1].faces))

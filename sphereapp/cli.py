@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sphereapp import __version__
 from sphereapp.core.errors import SphereappError
+from sphereapp.core.memory import reuse_large_blocks
 from sphereapp.core.recognition.speed import Speed
 
 log = logging.getLogger("sphereapp")
@@ -173,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # -v stamps each line with the milliseconds since start-up (logging's clock starts when this module imports it).
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(relativeCreated)6.0f ms  %(message)s" if args.verbose else "%(message)s")
+    reuse_large_blocks()  # frames and MTCNN's pyramid levels: reused heap blocks, not fresh zeroed pages each call
     try:
         if app:
             from sphereapp.gui.app import main as run_app

@@ -27,7 +27,7 @@ def test_bench_measures_decode_naive_and_pipeline(untrained_model_file, tmp_path
 
 def test_bench_without_facenet_pytorch_measures_decode_and_pipeline(untrained_model_file, tmp_path, capsys,
                                                                    monkeypatch, one_torch_thread):
-    monkeypatch.setattr(benchmark, "reference_mtcnn", lambda device: None)  # as when facenet-pytorch is not installed
+    monkeypatch.setattr(benchmark, "facenet_installed", lambda: False)  # as when facenet-pytorch is not installed
     out = tmp_path / "bench.json"
     assert main(["bench", "--frames", "2", "--heights", "64", "--model", str(untrained_model_file), "--device", "cpu",
                  "--json", str(out)]) == 0
@@ -39,7 +39,7 @@ def test_bench_without_facenet_pytorch_measures_decode_and_pipeline(untrained_mo
 
 def test_bench_profile_shows_every_stage_within_each_threads_time(untrained_model_file, tmp_path, capsys,
                                                                    monkeypatch, one_torch_thread):
-    monkeypatch.setattr(benchmark, "reference_mtcnn", lambda device: None)  # the naive loop is not profiled
+    monkeypatch.setattr(benchmark, "facenet_installed", lambda: False)  # the naive loop is not profiled
     out = tmp_path / "bench.json"
     assert main(["bench", "--frames", "6", "--heights", "64", "--repeat", "2", "--profile", "--model",
                  str(untrained_model_file), "--device", "cpu", "--json", str(out)]) == 0

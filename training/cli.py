@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sphereapp.core.errors import SphereappError
+from sphereapp.core.memory import reuse_large_blocks
 from training.bank_cli import add_bank_parser
 
 EXIT_USAGE = 2
@@ -27,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; a user-facing failure prints one line to stderr and returns 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    reuse_large_blocks()  # activations and batches: reused heap blocks, not fresh zeroed pages each step
     try:
         return args.run(args)
     except SphereappError as error:
