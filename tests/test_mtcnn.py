@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from sphereapp.commands import DEMO_VIDEO
 from sphereapp.core.media.video import VideoReader
 from sphereapp.core.vision.detect import FaceDetector
-from sphereapp.core.vision.mtcnn import cell_edges, crops, integral, pyramid_level
+from sphereapp.core.vision.mtcnn import cell_edges, crops, cumulative_sums, integral, pyramid_level
 from sphereapp.core.vision.mtcnn_boxes import batched_nms, batched_nms_min, candidate_boxes, regress, square
 from sphereapp.core.vision.mtcnn_nets import load_mtcnn
 
@@ -128,6 +128,28 @@ def test_box_arithmetic_equals_facenet_pytorchs(facenet):
 
 
 # --- the cascade ---------------------------------------------------------------------------------------
+
+def reference_integral(images: np.ndarray) -> np.ndarray:
+    summed = np.zeros((images.shape[0], images.shape[1] + 1, images.shape[2] + 1, images.shape[3]), np.int64)
+    summed[:, 1:, 1:] = images.astype(np.int64).cumsum(1).cumsum(2)
+    return summed
+
+
+def test_integral_images_by_opencv_and_by_cumulative_sums_are_exact():
+    images = torch.randint(0, 256, (3, 37, 53, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    expected = reference_integral(images.numpy())
+    strided = images.permute(0, 2, 1, 3).contiguous().permute(0, 2, 1, 3)  # the same pixels, not C-contiguous
+    for summed in (integral(images), integral(strided), cumulative_sums(images, torch.int32)):
+        assert summed.dtype == torch.int32
+        np.testing.assert_array_equal(summed.numpy(), expected)
+
+
+def test_integral_image_widens_to_int64_where_an_images_sum_overflows_int32():
+    side = 2903  # 2903**2 * 255 > 2**31 - 1
+    white = torch.full((1, side, side, 3), 255, dtype=torch.uint8)
+    for summed in (integral(white), cumulative_sums(white, torch.int64)):
+        assert summed.dtype == torch.int64 and int(summed[0, -1, -1, 0]) == side * side * 255
+
 
 @pytest.mark.parametrize(("n", "size"), [(40, 24), (24, 24), (13, 24), (7, 48), (100, 48), (49, 48)])
 def test_cell_edges_are_adaptive_average_pooling(n, size):

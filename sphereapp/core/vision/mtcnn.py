@@ -9,13 +9,14 @@ Four changes make it faster and leave the detections in place (tests/test_mtcnn.
 - every candidate of every image is cut out and area-resized at once, from an integral image on the model's
   device, where facenet-pytorch resizes the candidates one by one (~190 calls a 360p frame);
 - the pyramid levels are read off that same integral image too (two index lookups a row and a column), where
-  adaptive average pooling sums every pixel again for every level;
+  adaptive average pooling sums every pixel again for every level; on the CPU OpenCV computes it;
 - the networks run on channels-last tensors, which oneDNN's convolutions and max-pooling run faster;
 - crops are cut and R-/O-Net run `net_batch` candidates at a time, so many candidates cannot exhaust memory.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -79,12 +80,23 @@ def pyramid_level(summed: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def integral(images: torch.Tensor) -> torch.Tensor:
     """(B, H+1, W+1, 3) integer sums of the pixels of (B, H, W, 3) uint8 `images` above and left of each position
-    (zeros on the first row and column), for exact area sums: int32 (half the memory traffic of int64 or float64)
-    whenever the sum of a whole image fits."""
+    (zeros on the first row and column), for exact area sums, on the images' device: int32 (half the memory traffic
+    of int64 or float64) whenever the sum of a whole image fits. On the CPU OpenCV's integral image, which runs many
+    times faster than torch's two cumulative sums; elsewhere those sums, where the images are."""
     if images.dtype != torch.uint8:
         raise ValueError(f"integral() sums uint8 images, not {images.dtype}")
     batch, height, width, channels = images.shape
-    dtype = torch.int32 if height * width * 255 <= torch.iinfo(torch.int32).max else torch.int64
+    fits_int32 = height * width * 255 <= torch.iinfo(torch.int32).max
+    if images.device.type != "cpu":
+        return cumulative_sums(images, torch.int32 if fits_int32 else torch.int64)
+    depth = cv2.CV_32S if fits_int32 else cv2.CV_64F  # float64 holds every sum below 2**53 exactly
+    sums = [cv2.integral(np.ascontiguousarray(image), sdepth=depth) for image in images.numpy()]
+    return torch.from_numpy(np.stack(sums).astype(np.int32 if fits_int32 else np.int64, copy=False))
+
+
+def cumulative_sums(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`integral` of (B, H, W, 3) uint8 `images` by torch's cumulative sums in `dtype`, on the images' device."""
+    batch, height, width, channels = images.shape
     summed = torch.zeros((batch, height + 1, width + 1, channels), dtype=dtype, device=images.device)
     torch.cumsum(images, 1, dtype=dtype, out=summed[:, 1:, 1:])
     summed[:, 1:, 1:].cumsum_(2)
