@@ -6,7 +6,7 @@ first 10% (warm: models loaded, queues full), at the end, the peak, and the grow
 the last 90%.
 
     python scripts/rss_check.py [--video ../shared/data/video/hikers_walking_640x480.mp4] [--minutes 10] \\
-        [--height 360] [--detect-every 4] [--embed-every 2] [--json runs/eval/rss.json]
+        [--height 360] [--detect-every 4] [--embed-every 2] [--json runs/eval/rss.json] [--default-allocator]
 """
 
 from __future__ import annotations
@@ -66,11 +66,14 @@ def main() -> int:
     parser.add_argument("--scan-every", type=int, default=Speed().scan_every)
     parser.add_argument("--model", help="embedder weights (default: the shipped model)")
     parser.add_argument("--json", type=Path, help="write the samples and figures as JSON")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's large-block setting alone (core/memory.py), unlike `sphereapp run`")
     args = parser.parse_args()
     speed = Speed(args.detect_every, args.embed_every, args.scan_every)
     if not args.video.is_file():
         sys.exit(f"video not found: {args.video}")
-    reuse_large_blocks()  # as `sphereapp run` does
+    if not args.default_allocator:
+        reuse_large_blocks()  # as `sphereapp run` does
     recognizer = random_recognizer(load_components(args.model, "auto"))
     with tempfile.TemporaryDirectory(prefix="sphereapp-rss-") as folder:
         clip = Path(folder) / "looped.mp4"
