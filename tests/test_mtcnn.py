@@ -15,7 +15,7 @@ from sphereapp.core.media.video import VideoReader
 from sphereapp.core.vision.detect import FaceDetector
 from sphereapp.core.vision.mtcnn import cell_edges, crops, cumulative_sums, integral, pyramid_level
 from sphereapp.core.vision.mtcnn_boxes import batched_nms, batched_nms_min, candidate_boxes, regress, square
-from sphereapp.core.vision.mtcnn_nets import load_mtcnn
+from sphereapp.core.vision.mtcnn_nets import CeilMaxPool, load_mtcnn
 
 # Frames 0, 45 and 90 of the demo clip: boxes x1, y1, x2, y2 and score, best first, as facenet-pytorch 2.5.3's
 # cascade (and this one before it had its own networks) found them.
@@ -128,6 +128,17 @@ def test_box_arithmetic_equals_facenet_pytorchs(facenet):
 
 
 # --- the cascade ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kernel", [2, 3])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_ceil_max_pool_is_max_pool2d_value_for_value(kernel, layout):
+    generator = torch.Generator().manual_seed(kernel)
+    for height, width in itertools.product(range(kernel, 12), range(kernel, 9)):
+        x = torch.randn(2, 3, height, width, generator=generator).contiguous(memory_format=layout)
+        expected = F.max_pool2d(x, kernel, 2, ceil_mode=True)
+        pooled = CeilMaxPool(kernel)(x)
+        assert pooled.shape == expected.shape and torch.equal(pooled, expected), (height, width)
+
 
 def reference_integral(images: np.ndarray) -> np.ndarray:
     summed = np.zeros((images.shape[0], images.shape[1] + 1, images.shape[2] + 1, images.shape[3]), np.int64)

@@ -5,12 +5,13 @@ pyramid from 12 / min_face_size by `factor`; P-Net on each level, candidates abo
 and 0.7 per image, P-Net's box regression, squared boxes; R-Net on 24x24 crops, thresholds[1], NMS 0.7, regression,
 squared; O-Net on 48x48 crops, thresholds[2], five landmarks, regression, NMS 0.7 on the smaller area ("Min").
 The box arithmetic is in mtcnn_boxes.
-Four changes make it faster and leave the detections in place (tests/test_mtcnn.py):
+Five changes make it faster and leave the detections in place (tests/test_mtcnn.py):
 - every candidate of every image is cut out and area-resized at once, from an integral image on the model's
   device, where facenet-pytorch resizes the candidates one by one (~190 calls a 360p frame);
 - the pyramid levels are read off that same integral image too (two index lookups a row and a column), where
   adaptive average pooling sums every pixel again for every level; on the CPU OpenCV computes it;
-- the networks run on channels-last tensors, which oneDNN's convolutions and max-pooling run faster;
+- the networks run on channels-last tensors, which oneDNN's convolutions run faster;
+- their max-pooling takes element-wise maxima of strided views (mtcnn_nets.CeilMaxPool), not max_pool2d's kernel;
 - crops are cut and R-/O-Net run `net_batch` candidates at a time, so many candidates cannot exhaust memory.
 """
 

@@ -16,6 +16,41 @@ from sphereapp.core.locations import shipped_path
 WEIGHTS_FOLDER = "mtcnn"
 
 
+class CeilMaxPool(nn.Module):
+    """nn.MaxPool2d(kernel, 2, ceil_mode=True), value for value, as element-wise maxima of strided views, rows then
+    columns: several times faster than max_pool2d's kernel on channels-last tensors."""
+
+    def __init__(self, kernel: int):
+        super().__init__()
+        self.kernel = kernel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for dim in (2, 3):
+            x = self._pool_axis(x, dim)
+        return x
+
+    def _pool_axis(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """Windows of `kernel` every 2 along `dim`; with ceil_mode the last may run past the edge."""
+        length = x.shape[dim]
+        windows = (length - self.kernel + 1) // 2 + 1
+
+        def tap(offset: int) -> torch.Tensor:  # element `offset` of each window that reaches it
+            count = min(windows, (length - offset + 1) // 2)
+            index = [slice(None)] * x.dim()
+            index[dim] = slice(offset, offset + 2 * count - 1, 2)
+            return x[tuple(index)]
+
+        first, second = tap(0), tap(1)
+        pooled = torch.maximum(first.narrow(dim, 0, second.shape[dim]), second)
+        if pooled.shape[dim] < windows:  # the last window holds its first element only
+            pooled = torch.cat([pooled, first.narrow(dim, pooled.shape[dim], windows - pooled.shape[dim])], dim)
+        for offset in range(2, self.kernel):
+            later = tap(offset)
+            reached = pooled.narrow(dim, 0, later.shape[dim])
+            reached.clamp_(min=later)  # in place: the element-wise maximum
+        return pooled
+
+
 class PNet(nn.Module):
     """Proposal network: fully convolutional over a whole image -> per 12x12 window (stride 2) box regression
     (B, 4, h, w) and face / not-face probabilities (B, 2, h, w)."""
@@ -23,7 +58,7 @@ class PNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), nn.PReLU(10)
-        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.pool1 = CeilMaxPool(2)
         self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), nn.PReLU(16)
         self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), nn.PReLU(32)
         self.conv4_1, self.conv4_2 = nn.Conv2d(32, 2, 1), nn.Conv2d(32, 4, 1)
@@ -40,9 +75,9 @@ class RNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), nn.PReLU(28)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.pool1 = CeilMaxPool(3)
         self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), nn.PReLU(48)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.pool2 = CeilMaxPool(3)
         self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), nn.PReLU(64)
         self.dense4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
         self.dense5_1, self.dense5_2 = nn.Linear(128, 2), nn.Linear(128, 4)
@@ -62,11 +97,11 @@ class ONet(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), nn.PReLU(32)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.pool1 = CeilMaxPool(3)
         self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), nn.PReLU(64)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.pool2 = CeilMaxPool(3)
         self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), nn.PReLU(64)
-        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.pool3 = CeilMaxPool(2)
         self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), nn.PReLU(128)
         self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
         self.dense6_1, self.dense6_2, self.dense6_3 = nn.Linear(256, 2), nn.Linear(256, 4), nn.Linear(256, 10)
