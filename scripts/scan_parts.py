@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from sphereapp.benchmark import even_width
 from sphereapp.core.media.video import VideoReader
 from sphereapp.core.memory import reuse_large_blocks
 from sphereapp.core.vision import mtcnn
@@ -34,7 +35,7 @@ def sample_frames(video: Path, height: int, count: int) -> list[np.ndarray]:
     with VideoReader(video) as reader:
         for index, frame in enumerate(reader):
             if index % 10 == 0:
-                width = 2 * round(frame.image.shape[1] * height / frame.image.shape[0] / 2)
+                width = even_width(frame.image.shape[1], frame.image.shape[0], height)
                 frames.append(cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA))
             if len(frames) == count:
                 break

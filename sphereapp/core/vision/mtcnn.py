@@ -86,7 +86,7 @@ def integral(images: torch.Tensor) -> torch.Tensor:
     times faster than torch's two cumulative sums; elsewhere those sums, where the images are."""
     if images.dtype != torch.uint8:
         raise ValueError(f"integral() sums uint8 images, not {images.dtype}")
-    batch, height, width, channels = images.shape
+    height, width = images.shape[1:3]
     fits_int32 = height * width * 255 <= torch.iinfo(torch.int32).max
     if images.device.type != "cpu":
         return cumulative_sums(images, torch.int32 if fits_int32 else torch.int64)
